@@ -1,0 +1,94 @@
+"""`PrivacyReport`: the one object that crosses from "understanding" a photo to "hiding" parts of it.
+
+The scanner fills it; the obfuscator, the CLI and the web page read it. It never holds a model
+or a file path. Attention maps are kept at the model's map resolution (a few KB per attribute)
+and upsampled to image resolution only for the attributes someone asks for, so a report of a
+12-megapixel photo stays small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+
+@dataclass
+class PrivacyReport:
+    image_size: tuple[int, int]  # (height, width) of the analysed image, after EXIF orientation
+    attribute_ids: list[str]
+    probabilities: np.ndarray  # float32 [K]: probability that each attribute is shown
+    attention_maps: np.ndarray  # float32 [K, h, w] in [0, 1]: where each attribute is, map resolution
+    privacy_score: float  # overall score in [0, 1] (mean over the VISPR profiles, or the chosen profile)
+    profile_scores: np.ndarray | None = None  # float32 [P] per-profile scores in [0, 1]
+    attribute_threshold: float = 0.5  # probability above which an attribute counts as present
+    mask_threshold: float = 0.3  # attention value above which a pixel belongs to an attribute's mask
+    model: dict[str, Any] = field(default_factory=dict)  # name, preset, checkpoint digest
+    priors: dict[str, Any] = field(default_factory=dict)  # which prior providers ran, and which could not
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        k = len(self.attribute_ids)
+        if self.probabilities.shape != (k,) or self.attention_maps.ndim != 3 or self.attention_maps.shape[0] != k:
+            raise ValueError(
+                f"report shapes disagree: {k} ids, probabilities {self.probabilities.shape}, "
+                f"maps {self.attention_maps.shape}"
+            )
+
+    def _index(self, attribute_id: str) -> int:
+        try:
+            return self.attribute_ids.index(attribute_id)
+        except ValueError:
+            raise KeyError(f"attribute {attribute_id!r} is not in this report's vocabulary") from None
+
+    def probability(self, attribute_id: str) -> float:
+        return float(self.probabilities[self._index(attribute_id)])
+
+    def present(self, threshold: float | None = None) -> list[str]:
+        """Attributes whose probability reaches `threshold` (default: the report's), most likely first."""
+        threshold = self.attribute_threshold if threshold is None else threshold
+        order = np.argsort(-self.probabilities, kind="stable")
+        return [
+            self.attribute_ids[i] for i in order if self.probabilities[i] >= threshold and self.attribute_ids[i] != "a0_safe"
+        ]
+
+    def soft_mask(self, attribute_id: str) -> np.ndarray:
+        """float32 [H, W] in [0, 1]: the attribute's attention map, bilinearly upsampled to the image."""
+        return upsample_map(self.attention_maps[self._index(attribute_id)], self.image_size)
+
+    def mask(self, attribute_id: str, threshold: float | None = None) -> np.ndarray:
+        """bool [H, W]: the pixels of the attribute's mask at image resolution."""
+        threshold = self.mask_threshold if threshold is None else threshold
+        return self.soft_mask(attribute_id) >= threshold
+
+    def union_mask(self, attribute_ids: Iterable[str], threshold: float | None = None) -> np.ndarray:
+        region = np.zeros(self.image_size, dtype=bool)
+        for attribute_id in attribute_ids:
+            region |= self.mask(attribute_id, threshold)
+        return region
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (no maps): score, attributes with probabilities, versions."""
+        return {
+            "image_size": {"height": self.image_size[0], "width": self.image_size[1]},
+            "privacy_score": round(float(self.privacy_score), 4),
+            "profile_scores": None if self.profile_scores is None else [round(float(s), 4) for s in self.profile_scores],
+            "attribute_threshold": self.attribute_threshold,
+            "mask_threshold": self.mask_threshold,
+            "present": self.present(),
+            "attributes": {a: round(float(p), 4) for a, p in zip(self.attribute_ids, self.probabilities)},
+            "model": self.model,
+            "priors": self.priors,
+            "notes": self.notes,
+        }
+
+
+def upsample_map(attention_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of one [h, w] map to `size` (H, W), align-corners=False, like the model's own upsampling."""
+    import torch
+    import torch.nn.functional as F
+
+    tensor = torch.from_numpy(np.ascontiguousarray(attention_map, dtype=np.float32))[None, None]
+    resized = F.interpolate(tensor, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
+    return resized[0, 0].numpy()
