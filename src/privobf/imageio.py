@@ -1,0 +1,651 @@
+"""Reading photos into one predictable pixel format, and writing results without ever half-writing a file.
+
+Everything downstream (scanner, obfuscator, web page) wants the same thing: an upright 8-bit RGB
+array. Users hand us whatever their cameras, phones, scanners and editors produced, so this module
+absorbs the variety in one place:
+
+* every failure becomes an `ImageLoadError` whose text is one line, ``"<file>: <reason>"``, fit for a
+  CLI or a web form, never a traceback (the table of reasons is in `docs`);
+* the input file is only ever opened for reading;
+* image dimensions are checked from the header *before* any pixel is decoded, against a limit given
+  per call, so a tiny file that claims to be 20000x20000 costs nothing;
+* transparency is composited over white, high bit depths are scaled (not clipped) to 8 bits, CMYK goes
+  through its ICC profile, EXIF orientation is applied, and only the first frame of an animation or
+  multi-page file is read.
+
+Saving goes through a temporary file in the target directory followed by an atomic rename, so a crash,
+a full disk or an encoder error leaves either the old file or no file, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+MAX_PIXELS: int = 100_000_000
+MIN_SIDE: int = 16
+
+_EXIF_ORIENTATION_TAG = 0x0112
+_HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+_ARRAY_CHANNELS = {1: "L", 3: "RGB", 4: "RGBA"}
+# Pillow raises any of these when the data after a readable header is cut short or malformed.
+_CORRUPT_DATA_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+# Formats whose signature is strong enough that a file starting with it is a damaged image, not "something else".
+_RASTER_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+_FORMAT_BY_EXTENSION = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+_SAVE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+# At or above this JPEG quality, colour is stored at full resolution (4:4:4): sharp coloured edges such as a
+# solid obfuscation box stay clean, for roughly a fifth more bytes; below it the caller asked for small files.
+_FULL_CHROMA_MIN_QUALITY = 90
+
+
+class ImageLoadError(ValueError):
+    """An image could not be read; ``str(e)`` is ``"<source>: <reason>"`` on one line, ready to show a user."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = " ".join(reason.split())  # one line, whatever a library put in its message
+        super().__init__(f"{source}: {self.reason}")
+
+    def __reduce__(self):  # keeps the error picklable, e.g. when raised in a DataLoader or pool worker
+        return (type(self), (self.source, self.reason))
+
+
+@dataclass
+class LoadedImage:
+    """An upright 8-bit RGB image plus the metadata a caller may want to carry over (or deliberately drop)."""
+
+    pixels: np.ndarray  # uint8 [H, W, 3] RGB, EXIF orientation applied
+    path: str | None  # the file it came from, when it came from a file
+    format: str | None  # Pillow's format name: "JPEG", "PNG", "MPO", ...; None for arrays
+    original_mode: str  # Pillow mode before conversion ("RGBA", "I;16", "CMYK", "P", ...); see _array_mode for arrays
+    exif: bytes | None  # raw EXIF, Orientation set to 1 because `pixels` are already upright
+    icc_profile: bytes | None  # only an RGB profile: it must describe `pixels`, which are RGB
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def load_image(
+    source: str | os.PathLike | bytes | BinaryIO | np.ndarray | Image.Image,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+) -> LoadedImage:
+    """Read `source` as upright uint8 RGB, or raise `ImageLoadError` saying in one line what is wrong with it.
+
+    `source` may be a path, encoded bytes, a binary file object (read from its current position), a numpy
+    array or a PIL image. `max_pixels` bounds width x height before decoding; `name` labels sources that
+    have no path (bytes, streams, arrays) in error messages.
+    """
+    if not isinstance(max_pixels, int) or max_pixels <= 0:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    if isinstance(source, np.ndarray):
+        return _load_array(source, name or "<array>", max_pixels)
+    if isinstance(source, Image.Image):
+        label = name or getattr(source, "filename", "") or "<PIL image>"
+        return _load_pil(source, label, max_pixels, path=None)
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(os.fspath(source), max_pixels, name)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _load_bytes(bytes(source), name or "<bytes>", max_pixels)
+    if hasattr(source, "read"):
+        return _load_bytes(_read_stream(source), name or _stream_name(source), max_pixels)
+    raise TypeError(
+        "load_image() takes a path, bytes, a binary file object, a numpy array or a PIL image; "
+        f"got {type(source).__name__}"
+    )
+
+
+def _load_path(path: str | bytes, max_pixels: int, name: str | None) -> LoadedImage:
+    """Open the file read-only (so the user's file cannot change) and translate OS errors into reasons."""
+    path = os.fsdecode(path)
+    label = name or path
+    if os.path.isdir(path):
+        raise ImageLoadError(label, "is a directory, not an image file")
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise ImageLoadError(label, "no such file") from None
+    except PermissionError:
+        raise ImageLoadError(label, "permission denied") from None
+    except OSError as error:
+        raise ImageLoadError(label, f"cannot read file ({error.strerror or error})") from error
+    with handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise ImageLoadError(label, "empty file (0 bytes)")
+        return _load_encoded(handle, path, label, max_pixels)
+
+
+def _load_bytes(data: bytes, label: str, max_pixels: int) -> LoadedImage:
+    if not data:
+        raise ImageLoadError(label, "empty data (0 bytes)")
+    return _load_encoded(io.BytesIO(data), None, label, max_pixels)
+
+
+def _read_stream(stream: BinaryIO) -> bytes:
+    """Read the rest of a stream: Pillow needs to seek, and pipes or sockets cannot."""
+    data = stream.read()
+    if isinstance(data, str):
+        raise TypeError("load_image() needs a binary stream; open the file with mode 'rb'")
+    return bytes(data)
+
+
+def _stream_name(stream: BinaryIO) -> str:
+    name = getattr(stream, "name", None)
+    return name if isinstance(name, str) else "<stream>"
+
+
+def _load_encoded(handle: BinaryIO, path: str | None, label: str, max_pixels: int) -> LoadedImage:
+    """Identify the format from the header, then hand over to the common PIL path."""
+    prefix = handle.read(64)
+    handle.seek(0)
+    try:
+        image = _open_header(handle, path or "", prefix)
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(label, f"too large to decode safely ({error})") from error
+    except _CORRUPT_DATA_ERRORS as error:
+        raise ImageLoadError(label, f"truncated or corrupt image data ({error})") from error
+    if image is None:
+        raise ImageLoadError(label, _unidentified_reason(prefix))
+    return _load_pil(image, label, max_pixels, path=path)
+
+
+def _open_header(handle: BinaryIO, filename: str, prefix: bytes) -> Image.Image | None:
+    """Parse only the header, like `Image.open`, but without Pillow's process-wide size limit.
+
+    `Image.open` rejects anything above ``2 * Image.MAX_IMAGE_PIXELS`` with an error that does not carry
+    the dimensions, and warns above ``MAX_IMAGE_PIXELS``. The limit here is `max_pixels`, chosen per call,
+    and the message must name the dimensions, so we walk Pillow's plugin registry the way `Image.open`
+    does (cheap accept() on the first bytes, then the plugin's header parser) and check the size ourselves.
+    """
+    tried: set[str] = set()
+    for load_plugins in (Image.preinit, Image.init):
+        load_plugins()
+        for format_name in [f for f in Image.ID if f not in tried]:
+            tried.add(format_name)
+            image = _try_plugin(format_name, handle, filename, prefix)
+            if image is not None:
+                return image
+    return None
+
+
+def _try_plugin(format_name: str, handle: BinaryIO, filename: str, prefix: bytes) -> Image.Image | None:
+    """One plugin's verdict: an unopened image if the header is its format, None if it is not."""
+    factory, accept = Image.OPEN[format_name]
+    try:
+        verdict = accept(prefix) if accept else True
+        if isinstance(verdict, str) or not verdict:  # a str is Pillow's "looks like it, but unsupported" note
+            return None
+        handle.seek(0)
+        return factory(handle, filename)
+    except (SyntaxError, IndexError, TypeError, struct.error):  # what Image.open treats as "not this format"
+        return None
+
+
+def _unidentified_reason(prefix: bytes) -> str:
+    """Say what the file looks like when no plugin can read it, since "not an image" is wrong for a HEIC photo."""
+    for signature, format_name in _RASTER_SIGNATURES:
+        if prefix.startswith(signature):
+            return f"truncated or corrupt image data (starts like a {format_name} but its header cannot be read)"
+    if prefix[4:8] == b"ftyp" and prefix[8:12] in _HEIF_BRANDS:
+        return "HEIC/HEIF images are not supported by this installation; convert it to JPEG or PNG first"
+    if prefix.startswith(b"%PDF"):
+        return "a PDF document, not an image"
+    if prefix.lstrip().lower().startswith((b"<svg", b"<?xml")):
+        return "an SVG/XML drawing, not a raster image; export it as PNG first"
+    return "not an image (cannot identify format)"
+
+
+def _load_pil(image: Image.Image, label: str, max_pixels: int, path: str | None) -> LoadedImage:
+    """The shared path: size checks on the header, decode, orient, convert, collect metadata."""
+    _check_dimensions(image.width, image.height, label, max_pixels)
+    _decode(image, label)
+    upright = _apply_orientation(image)
+    return LoadedImage(
+        pixels=_to_rgb8(upright, label),
+        path=path,
+        format=image.format,
+        original_mode=image.mode,
+        exif=_exif_upright(image.info.get("exif")),
+        icc_profile=_rgb_icc_profile(image.info.get("icc_profile")),
+    )
+
+
+def _check_dimensions(width: int, height: int, label: str, max_pixels: int) -> None:
+    """Reject before decoding: huge images would exhaust memory, tiny ones cannot show anything to find."""
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageLoadError(
+            label,
+            f"{width}×{height} = {_megapixels(pixels)} MP exceeds the {_megapixels(max_pixels)} MP limit; "
+            "pass a larger max_pixels if you trust this file",
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageLoadError(
+            label,
+            f"image is only {width}×{height} pixels; at least {MIN_SIDE}×{MIN_SIDE} is needed to find anything in it",
+        )
+
+
+def _megapixels(pixels: int) -> str:
+    megapixels = pixels / 1e6
+    return f"{megapixels:,.0f}" if megapixels >= 100 else f"{megapixels:.4g}"
+
+
+def _decode(image: Image.Image, label: str) -> None:
+    """Decode the pixel data; this is where a truncated or corrupt file shows itself.
+
+    Pillow's ``LOAD_TRUNCATED_IMAGES`` stays off: a half-decoded photo would be analysed and "obfuscated"
+    with its missing part filled grey, which is worse than refusing it.
+    """
+    try:
+        image.load()
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(label, f"too large to decode safely ({error})") from error
+    except MemoryError as error:
+        raise ImageLoadError(label, f"not enough memory to decode a {image.width}×{image.height} image") from error
+    except _CORRUPT_DATA_ERRORS as error:
+        raise ImageLoadError(label, f"truncated or corrupt image data ({error})") from error
+
+
+def _apply_orientation(image: Image.Image) -> Image.Image:
+    """Rotate/flip per EXIF Orientation (1-8) so pixels match what every viewer shows.
+
+    A photo whose EXIF block is unreadable is still a photo: it is used as stored rather than refused.
+    """
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - Pillow's EXIF parser can raise almost anything on garbage metadata
+        return image
+
+
+def _exif_upright(exif: bytes | None) -> bytes | None:
+    """The raw EXIF with Orientation patched to 1 in place, so it stays true for the upright pixels.
+
+    Patching the two bytes, instead of re-serialising through Pillow, keeps every other tag (GPS, maker
+    notes, ...) byte-identical, which matters to callers deciding which metadata to keep.
+    """
+    if not exif:
+        return exif
+    start = 6 if exif.startswith(b"Exif\x00\x00") else 0
+    offset = _orientation_value_offset(exif[start:])
+    if offset is None:
+        return exif
+    patched = bytearray(exif)
+    byte_order = "<" if exif[start : start + 2] == b"II" else ">"
+    struct.pack_into(byte_order + "H", patched, start + offset, 1)
+    return bytes(patched)
+
+
+def _orientation_value_offset(tiff: bytes) -> int | None:
+    """Offset, within a TIFF-structured EXIF block, of IFD0's Orientation value; None if absent or malformed."""
+    byte_order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if byte_order is None or len(tiff) < 8:
+        return None
+    (ifd0,) = struct.unpack_from(byte_order + "I", tiff, 4)
+    if ifd0 + 2 > len(tiff):
+        return None
+    (count,) = struct.unpack_from(byte_order + "H", tiff, ifd0)
+    for index in range(count):
+        entry = ifd0 + 2 + 12 * index
+        if entry + 12 > len(tiff):
+            return None
+        tag, value_type, value_count = struct.unpack_from(byte_order + "HHI", tiff, entry)
+        if tag == _EXIF_ORIENTATION_TAG and value_type == 3 and value_count == 1:  # type 3 = SHORT
+            return entry + 8
+    return None
+
+
+def _rgb_icc_profile(profile: bytes | None) -> bytes | None:
+    """Keep an ICC profile only if it describes RGB data: a CMYK or grey profile would mislabel our RGB pixels."""
+    if profile and profile[16:20] == b"RGB ":
+        return profile
+    return None
+
+
+def _to_rgb8(image: Image.Image, label: str) -> np.ndarray:
+    """Any Pillow mode to uint8 [H, W, 3]."""
+    image = _reduce_depth(image, label)
+    if image.mode == "CMYK":
+        image = _cmyk_to_rgb(image)
+    if image.has_transparency_data:
+        return _flatten_on_white(image)
+    try:
+        return np.array(image.convert("RGB"))
+    except ValueError as error:
+        raise ImageLoadError(label, f"unsupported colour mode {image.mode}") from error
+
+
+def _reduce_depth(image: Image.Image, label: str) -> Image.Image:
+    """16-bit, 32-bit and float greyscale to 8-bit "L" (or "LA" with a transparency key), scaled by full range.
+
+    Pillow's own ``convert("L")`` clips these modes at 255, turning most of a 16-bit photo white.
+    (16-bit RGB(A) PNGs never get here: Pillow already decodes them to 8 bits by keeping the high byte,
+    which is within one level of exact scaling.)
+    """
+    if image.mode not in _HIGH_DEPTH_MODES:
+        return image
+    values = np.asarray(image)
+    scale = 255.0 / _full_scale(image, values, label)
+    grey = _to_uint8(values.astype(np.float32) * np.float32(scale))
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        alpha = np.where(values == key, 0, 255).astype(np.uint8)
+        return Image.fromarray(np.stack([grey, alpha], axis=-1), "LA")
+    return Image.fromarray(grey, "L")
+
+
+def _full_scale(image: Image.Image, values: np.ndarray, label: str) -> float:
+    """The value that means "white" for a high-depth image."""
+    if image.mode.startswith("I;16"):
+        return 65535.0
+    if image.mode == "I":
+        # Pillow's decoders put 9-16-bit data (PNG, PGM, TIFF) into 0..65535; a TIFF may declare more.
+        return float(2 ** (_declared_bits(image) or 16) - 1)
+    return _float_full_scale(values, label)
+
+
+def _declared_bits(image: Image.Image) -> int | None:
+    """BitsPerSample of a TIFF, the one format that states it for integer modes Pillow keeps as "I"."""
+    tags = getattr(image, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None
+    if isinstance(bits, tuple):
+        bits = bits[0] if bits else None
+    return bits if isinstance(bits, int) and 1 <= bits <= 32 else None
+
+
+def _float_full_scale(values: np.ndarray, label: str) -> float:
+    """Float images declare no range, so infer the usual conventions: [0,1], then [0,255], then [0,65535]."""
+    if not np.isfinite(values).all():
+        raise ImageLoadError(label, "contains NaN or infinite pixel values")
+    peak = float(values.max())
+    for full in (1.0, 255.0, 65535.0):
+        if peak <= full:
+            return full
+    return peak
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    """CMYK through its embedded ICC profile when it has a usable one, since inks differ wildly between presses.
+
+    Pillow's formula conversion is the fallback: a profile that cannot be parsed should not cost the user
+    the photo.
+    """
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImportError, OSError, ValueError, TypeError):  # ImageCms.PyCMSError is an OSError
+            pass
+    return image.convert("RGB")
+
+
+def _flatten_on_white(image: Image.Image) -> np.ndarray:
+    """Composite over white: the photo as people see it on a page or in a chat, and the way transparent
+    regions would look in a saved JPEG. A model trained on ordinary photos should see exactly that."""
+    rgba = image.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return np.array(Image.alpha_composite(white, rgba).convert("RGB"))
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------- arrays
+
+
+def _load_array(array: np.ndarray, label: str, max_pixels: int) -> LoadedImage:
+    """Arrays skip decoding but get the same checks, so callers cannot smuggle in what files cannot."""
+    channels = _array_channels(array, label)
+    height, width = array.shape[:2]
+    _check_dimensions(width, height, label, max_pixels)
+    scaled = _array_to_uint8(array, label).reshape(height, width, channels)
+    return LoadedImage(
+        pixels=_uint8_channels_to_rgb(scaled),
+        path=None,
+        format=None,
+        original_mode=_array_mode(array.dtype, channels),
+        exif=None,
+        icc_profile=None,
+    )
+
+
+def _array_channels(array: np.ndarray, label: str) -> int:
+    if array.ndim == 2:
+        return 1
+    if array.ndim == 3 and array.shape[2] in _ARRAY_CHANNELS:
+        return array.shape[2]
+    raise ImageLoadError(label, f"expected an array of shape H×W, H×W×1, H×W×3 or H×W×4; got shape {array.shape}")
+
+
+def _array_to_uint8(array: np.ndarray, label: str) -> np.ndarray:
+    """uint8 as is, uint16 scaled by 65535, float checked to lie in [0, 1]; anything else is refused
+    rather than guessed (an int64 array is usually a bug upstream)."""
+    if array.dtype == np.uint8:
+        return array.copy()
+    if array.dtype == np.uint16:
+        return _to_uint8(array.astype(np.float32) * np.float32(255.0 / 65535.0))
+    if np.issubdtype(array.dtype, np.floating):
+        return _to_uint8(_checked_unit_floats(array, label) * 255.0)
+    raise ImageLoadError(label, f"unsupported dtype {array.dtype}; use uint8, uint16 or float in [0, 1]")
+
+
+def _checked_unit_floats(array: np.ndarray, label: str) -> np.ndarray:
+    values = array.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ImageLoadError(label, "contains NaN or infinite pixel values")
+    low, high = float(values.min()), float(values.max())
+    if low < 0.0 or high > 1.0:
+        raise ImageLoadError(label, f"float pixels must lie in [0, 1]; found values from {low:g} to {high:g}")
+    return values
+
+
+def _uint8_channels_to_rgb(array: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 1|3|4] to [H, W, 3], compositing alpha over white exactly as for files."""
+    channels = array.shape[2]
+    if channels == 1:
+        return np.repeat(array, 3, axis=2)
+    if channels == 4:
+        return _flatten_on_white(Image.fromarray(array, "RGBA"))
+    return np.ascontiguousarray(array)
+
+
+def _array_mode(dtype: np.dtype, channels: int) -> str:
+    """The Pillow-style mode name an array corresponds to: "L", "RGB", "RGBA"; ";16" / ";F" mark deeper data."""
+    if dtype == np.uint8:
+        return _ARRAY_CHANNELS[channels]
+    if channels == 1:
+        return "I;16" if dtype == np.uint16 else "F"
+    return _ARRAY_CHANNELS[channels] + (";16" if dtype == np.uint16 else ";F")
+
+
+# ----------------------------------------------------------------------------------------------- saving
+
+
+def encode_image(
+    pixels: np.ndarray,
+    format: str = "PNG",
+    quality: int = 95,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+) -> bytes:
+    """Encode uint8 [H, W, 3] (or [H, W] grey) pixels in memory.
+
+    Metadata is written only when passed: an obfuscated photo should not silently carry the original's GPS
+    position. PNG and TIFF are lossless; JPEG keeps full-resolution colour at quality >= 90.
+    """
+    format_name = _normalise_format(format)
+    if not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be an integer from 1 to 100, got {quality!r}")
+    image = _pixels_to_pil(pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, format=format_name, **_save_options(format_name, quality, exif, icc_profile))
+    return buffer.getvalue()
+
+
+def save_image_atomic(
+    pixels: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    quality: int = 95,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write an image so that `path` is either untouched or complete, never partial.
+
+    The image is encoded in memory first (an encoder error creates no file at all), written to a temporary
+    file in the same directory, fsynced, then moved into place. Without `overwrite`, an existing file is
+    never replaced, even one that appears while we write. The format follows the extension
+    (.jpg/.jpeg/.png/.webp/.tif/.tiff) unless `format` is given.
+    """
+    target = Path(path)
+    format_name = _normalise_format(format) if format else _format_from_extension(target)
+    if not overwrite and os.path.lexists(target):
+        raise _exists_error(target)
+    _write_atomic(encode_image(pixels, format_name, quality, exif, icc_profile), target, overwrite)
+    return target
+
+
+def _normalise_format(format: str) -> str:
+    name = format.upper().lstrip(".")
+    name = _FORMAT_ALIASES.get(name, name)
+    if name not in _SAVE_FORMATS:
+        raise ValueError(f"cannot save format {format!r}; choose one of {', '.join(_SAVE_FORMATS)}")
+    return name
+
+
+def _format_from_extension(path: Path) -> str:
+    format_name = _FORMAT_BY_EXTENSION.get(path.suffix.lower())
+    if format_name is None:
+        known = ", ".join(sorted(_FORMAT_BY_EXTENSION))
+        raise ValueError(f"{path}: cannot tell the image format from extension {path.suffix!r} ({known}); pass format=")
+    return format_name
+
+
+def _pixels_to_pil(pixels: np.ndarray) -> Image.Image:
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be a uint8 numpy array, got {getattr(pixels, 'dtype', type(pixels).__name__)}")
+    if pixels.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(pixels), "L")
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    raise ValueError(f"pixels must have shape H×W×3 (RGB) or H×W (grey), got {pixels.shape}")
+
+
+def _save_options(format_name: str, quality: int, exif: bytes | None, icc_profile: bytes | None) -> dict:
+    options: dict = {}
+    if format_name == "JPEG":
+        options["quality"] = quality
+        options["subsampling"] = 0 if quality >= _FULL_CHROMA_MIN_QUALITY else 2  # 0 = 4:4:4, 2 = 4:2:0
+    elif format_name == "WEBP":
+        options["quality"] = quality
+    elif format_name == "TIFF":
+        options["compression"] = "tiff_adobe_deflate"
+    if exif:
+        options["exif"] = exif
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    return options
+
+
+def _exists_error(target: Path) -> FileExistsError:
+    return FileExistsError(f"{target}: already exists; pass overwrite=True to replace it")
+
+
+def _write_atomic(data: bytes, target: Path, overwrite: bool) -> None:
+    """Temp file in the target's directory (so the rename cannot cross filesystems), fsync, publish."""
+    directory = target.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: directory does not exist")
+    temp = _create_temp_file(directory, target.name)
+    try:
+        _write_and_sync(temp, data)
+        _publish(temp, target, overwrite)
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    _sync_directory(directory)
+
+
+def _create_temp_file(directory: Path, name: str) -> Path:
+    """An exclusive, hidden temp file. os.open with 0o666 lets the umask set permissions as for any new file
+    (tempfile.mkstemp would leave the final image readable by its owner only)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(temp, flags, 0o666))
+            return temp
+        except FileExistsError:
+            continue
+
+
+def _write_and_sync(temp: Path, data: bytes) -> None:
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _publish(temp: Path, target: Path, overwrite: bool) -> None:
+    """Move the finished file into place. Without overwrite, a hard link is the atomic "create if absent";
+    on filesystems without hard links we fall back to check-then-rename, which has a tiny race window."""
+    if overwrite:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise _exists_error(target) from None
+    except (OSError, NotImplementedError):
+        if os.path.lexists(target):
+            raise _exists_error(target) from None
+        os.replace(temp, target)
+        return
+    os.unlink(temp)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _sync_directory(directory: Path) -> None:
+    """Persist the rename itself. Not possible everywhere (Windows, some network filesystems): best effort."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,162 @@
+"""PrivObfNet (Tay, Subbaraju, Kandappu, WACV 2024): Model-Image and Model-Cropped.
+
+One :class:`PrivObfBranch` is one of the paper's two models: a backbone, the attention-map
+generator (a CAM classifier, one map per attribute), the weighting of Human / Text attribute maps
+by prior masks (§3.2), an attribute head (§3.5) and a privacy head (§3.4). :class:`PrivObfNet`
+holds two branches of the same architecture and runs them as training needs (§3.1); only
+Model-Image is used at inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..attributes import MaskType, Vocabulary
+from .backbones import create_backbone
+from .config import ModelConfig
+from .crops import CropBox, crop_images, crop_maps, sample_crop_boxes
+
+PRIOR_CHANNELS = {MaskType.HUMAN: 0, MaskType.TEXT: 1}  # priors tensors are [B, 2, H, W]: human, text
+
+
+@dataclass
+class BranchOutput:
+    raw_maps: torch.Tensor  # [B, K, h, w] CAMs before prior weighting
+    attention_maps: torch.Tensor  # [B, K, h, w] after prior weighting
+    class_scores: torch.Tensor  # [B, K] global average of attention_maps (CAM classification logits)
+    attribute_logits: torch.Tensor | None  # [B, K]
+    privacy: torch.Tensor | None  # [B, P] per-profile scores in [0, 1]
+
+
+class PrivObfBranch(nn.Module):
+    """One model of the ensemble: features -> attention maps -> attribute and privacy outputs."""
+
+    def __init__(self, config: ModelConfig, n_attributes: int, prior_channel: list[int], pretrained: bool | str):
+        super().__init__()
+        self.config = config
+        self.backbone = create_backbone(config.backbone, pretrained=pretrained, output_stride=config.output_stride)
+        channels = self.backbone.out_channels
+        self.dropout = nn.Dropout2d(config.dropout) if config.dropout > 0 else nn.Identity()
+        # The attention-map generator: a bias-free 1x1 classifier, so the pooled map *is* the class score (CAM).
+        self.classifier = nn.Conv2d(channels, n_attributes, kernel_size=1, bias=False)
+        self.attribute_head = (
+            nn.Linear(channels, n_attributes)
+            if config.use_attribute_task and config.attribute_head == "separate"
+            else None
+        )
+        # f(V): the privacy feature vector is the pooled image feature with the pooled attention of every
+        # attribute ("attention maps ... used for privacy score and attribute learning", Fig. 1).
+        self.privacy_head = (
+            nn.Sequential(
+                nn.Linear(channels + n_attributes, config.privacy_hidden),
+                nn.ReLU(inplace=True),
+                nn.Linear(config.privacy_hidden, config.n_profiles),
+            )
+            if config.use_privacy_task
+            else None
+        )
+        # -1: un-masked; 0: human prior; 1: text prior (a buffer so it moves with the module).
+        self.register_buffer("prior_channel", torch.tensor(prior_channel, dtype=torch.long), persistent=False)
+
+    def new_modules(self) -> list[nn.Module]:
+        return [m for m in (self.classifier, self.attribute_head, self.privacy_head) if m is not None]
+
+    def weight_by_priors(self, maps: torch.Tensor, priors: torch.Tensor | None) -> torch.Tensor:
+        """A_k * (floor + (1 - floor) * prior) for Human / Text attributes; others unchanged.
+
+        `priors` is [B, 2, H, W] in [0, 1] at any resolution (area-resampled to the map), or None. A
+        per-image flag of all-NaN priors means "no prior for this image" (prior dropout, missing provider).
+        """
+        if priors is None:
+            return maps
+        priors = F.interpolate(priors.to(maps.dtype), size=maps.shape[-2:], mode="area")
+        available = ~torch.isnan(priors).flatten(2).any(-1)  # [B, 2]
+        priors = torch.nan_to_num(priors, nan=1.0)
+        floor = self.config.prior_floor
+        weight = floor + (1.0 - floor) * priors  # [B, 2, h, w]
+        index = self.prior_channel.clamp(min=0)
+        per_attribute = weight[:, index]  # [B, K, h, w]
+        use = (self.prior_channel >= 0)[None, :] & available[:, index]  # [B, K]
+        return torch.where(use[:, :, None, None], maps * per_attribute, maps)
+
+    def forward(self, images: torch.Tensor, priors: torch.Tensor | None = None) -> BranchOutput:
+        features = self.backbone(images)
+        raw_maps = self.classifier(self.dropout(features))
+        attention_maps = self.weight_by_priors(raw_maps, priors)
+        class_scores = attention_maps.mean(dim=(2, 3))
+        pooled_features = features.mean(dim=(2, 3))
+        if self.attribute_head is not None:
+            attribute_logits = self.attribute_head(pooled_features)
+        elif self.config.use_attribute_task:
+            attribute_logits = class_scores
+        else:
+            attribute_logits = None
+        privacy = None
+        if self.privacy_head is not None:
+            privacy = torch.sigmoid(self.privacy_head(torch.cat([pooled_features, torch.sigmoid(class_scores)], 1)))
+        return BranchOutput(raw_maps, attention_maps, class_scores, attribute_logits, privacy)
+
+    def attribute_probabilities(self, output: BranchOutput) -> torch.Tensor:
+        logits = output.attribute_logits if output.attribute_logits is not None else output.class_scores
+        return torch.sigmoid(logits)
+
+
+@dataclass
+class TrainingOutput:
+    image: BranchOutput
+    cropped: BranchOutput | None
+    global_crops: torch.Tensor | None  # [B*N, K, s, s] crops of Model-Image's attention maps (G_i)
+    boxes: list[list[CropBox]] | None
+
+
+class PrivObfNet(nn.Module):
+    """Model-Image and (when training with crops) Model-Cropped, same architecture, separate weights."""
+
+    def __init__(self, config: ModelConfig, vocabulary: Vocabulary, pretrained: bool | str | None = None):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.attribute_ids = list(vocabulary.ids)
+        prior_channel = [PRIOR_CHANNELS.get(a.mask_type, -1) for a in vocabulary]
+        pretrained = config.pretrained if pretrained is None else pretrained
+        self.image = PrivObfBranch(config, len(vocabulary), prior_channel, pretrained)
+        self.cropped = PrivObfBranch(config, len(vocabulary), prior_channel, pretrained) if config.use_cropped else None
+
+    @property
+    def stride(self) -> int:
+        return self.image.backbone.output_stride
+
+    def forward(
+        self, images: torch.Tensor, priors: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> TrainingOutput:
+        """The training forward: Model-Image on the images, Model-Cropped on N stride-aligned crops."""
+        image_output = self.image(images, priors)
+        if self.cropped is None:
+            return TrainingOutput(image_output, None, None, None)
+        size = images.shape[-1]
+        if images.shape[-2] != size:
+            raise ValueError("training images must be square (image_size x image_size)")
+        boxes = sample_crop_boxes(
+            images.shape[0], self.config.n_crops, size, self.config.crop_size, self.stride, generator
+        )
+        crop_priors = crop_images(priors, boxes) if priors is not None else None
+        cropped_output = self.cropped(crop_images(images, boxes), crop_priors)
+        global_crops = crop_maps(image_output.attention_maps, boxes, self.stride)
+        return TrainingOutput(image_output, cropped_output, global_crops, boxes)
+
+
+class ImageModel(nn.Module):
+    """Model-Image alone, for inference and shipping: what `privobf scan` loads."""
+
+    def __init__(self, config: ModelConfig, attribute_ids: list[str], branch: PrivObfBranch):
+        super().__init__()
+        self.config = config
+        self.attribute_ids = attribute_ids
+        self.branch = branch
+
+    def forward(self, images: torch.Tensor, priors: torch.Tensor | None = None) -> BranchOutput:
+        return self.branch(images, priors)

@@ -1,0 +1,99 @@
+"""`privobf train`: argument parsing and wiring of data, preset and engine."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from ..models.config import PRESETS, get_preset
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="paper | default | tiny (default: default)")
+    parser.add_argument("--data", default="synthetic", help="data source (default: synthetic privacy scenes)")
+    parser.add_argument("--train-size", type=int, default=2000, help="synthetic: number of training scenes")
+    parser.add_argument("--val-size", type=int, default=0, help="synthetic: held-out scenes scored after every epoch")
+    parser.add_argument("--data-seed", type=int, default=0, help="synthetic: seed of the training scenes")
+    parser.add_argument("--out", required=True, help="run folder for checkpoints and metrics.jsonl")
+    parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
+    parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    parser.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    parser.add_argument("--lr", type=float, help="override the preset's learning rate")
+    parser.add_argument("--image-size", type=int, help="override Model-Image's input side")
+    parser.add_argument("--crop-size", type=int, help="override Model-Cropped's input side")
+    parser.add_argument("--n-crops", type=int, help="override the number of crops per image")
+    parser.add_argument("--backbone", help="override the backbone (efficientnet_lite0, resnet38, resnet50, resnet101, tiny)")
+    parser.add_argument("--weights", help="ImageNet weight file for the backbone (resnet38 / resnet50 / resnet101)")
+    parser.add_argument("--tasks", default="full", help=(
+        "which tasks train (paper Table 4): image | image+priv | image+attr | image+priv+attr | full (= + cropped)"))
+    parser.add_argument("--no-priors", action="store_true", help="do not weight attention maps by human / text priors")
+    parser.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (quick runs)")
+    parser.add_argument("--seed", type=int, help="training seed (default: the preset's)")
+    parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
+    parser.add_argument("--workers", type=int, help="data-loading worker processes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+TASKS = {
+    "image": dict(use_cropped=False, use_privacy_task=False, use_attribute_task=False),
+    "image+priv": dict(use_cropped=False, use_privacy_task=True, use_attribute_task=False),
+    "image+attr": dict(use_cropped=False, use_privacy_task=False, use_attribute_task=True),
+    "image+priv+attr": dict(use_cropped=False, use_privacy_task=True, use_attribute_task=True),
+    "full": dict(use_cropped=True, use_privacy_task=True, use_attribute_task=True),
+}
+
+
+def preset_from_arguments(args: argparse.Namespace):
+    preset = get_preset(args.preset)
+    if args.tasks not in TASKS:
+        raise ValueError(f"unknown --tasks {args.tasks!r}; choose one of {', '.join(TASKS)}")
+    model_changes: dict[str, Any] = dict(TASKS[args.tasks])
+    for option, field in (("image_size", "image_size"), ("crop_size", "crop_size"), ("n_crops", "n_crops"), ("backbone", "backbone")):
+        if getattr(args, option) is not None:
+            model_changes[field] = getattr(args, option)
+    if args.weights:
+        model_changes["pretrained"] = args.weights
+    train_changes: dict[str, Any] = {}
+    for option, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"),
+                          ("max_steps", "max_steps_per_epoch"), ("workers", "num_workers")):
+        if getattr(args, option) is not None:
+            train_changes[field] = getattr(args, option)
+    return dataclasses.replace(
+        preset,
+        model=dataclasses.replace(preset.model, **model_changes),
+        train=dataclasses.replace(preset.train, **train_changes),
+    )
+
+
+def run_training(args: argparse.Namespace) -> int:
+    from ..attributes import vocabulary_from_ids
+    from ..data.sources import build_source
+    from ..evaluate.quick import quick_validation
+    from .engine import train
+
+    try:
+        preset = preset_from_arguments(args)
+        preset.model.validate()
+    except ValueError as error:
+        print(f"privobf: error: {error}", file=sys.stderr)
+        return 2
+    train_data = build_source(args.data, n=args.train_size, image_size=preset.model.image_size, seed=args.data_seed)
+    vocabulary = vocabulary_from_ids(train_data.vocabulary_ids, f"{args.data}")
+    validate = None
+    if args.val_size:
+        val_data = build_source(args.data, n=args.val_size, image_size=preset.model.image_size, seed=args.data_seed + 10_000, split="val")
+        validate = quick_validation(val_data, vocabulary, use_priors=not args.no_priors)
+    description = {"data": args.data, "train_size": args.train_size, "data_seed": args.data_seed, "tasks": args.tasks,
+                   "priors": not args.no_priors, "command": " ".join(["privobf", *sys.argv[1:]])}
+    result = train(
+        preset, train_data, vocabulary, args.out, resume=args.resume, validate=validate, device=args.device,
+        progress=False if args.no_progress else None, use_priors=not args.no_priors, description=description,
+    )
+    if result.history:
+        print(json.dumps(result.history[-1], sort_keys=True))
+    if result.image_checkpoint:
+        print(f"wrote {result.image_checkpoint}")
+    return 0

@@ -1,0 +1,91 @@
+"""Shared fixtures: a toy labelled data set small enough to train on in seconds, and the data root."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Spinning OpenMP threads slow torch ~100x when another process holds the other core (CI runs on 2 cores).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("PRIVOBF_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    root = data_root()
+    if not (root / "coco128").is_dir():
+        pytest.skip(f"shared data not found at {root} (set PRIVOBF_DATA)")
+    return root
+
+
+TOY_IDS = ["a0_safe", "x1_person_body", "a9_face_complete", "a19_name_full"]
+
+
+@dataclass
+class ToySample:
+    image: np.ndarray
+    labels: list[str]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    human_prior: np.ndarray | None = None
+    text_prior: np.ndarray | None = None
+
+
+class ToyScenes(torch.utils.data.Dataset):
+    """Coloured shapes standing for three attributes: red disc = person, yellow square = face, blue bar = name."""
+
+    vocabulary_ids = TOY_IDS
+
+    def __init__(self, n: int, size: int = 64, seed: int = 0):
+        self.n, self.size, self.seed = n, size, seed
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> ToySample:
+        rng = np.random.default_rng([self.seed, index])
+        s = self.size
+        image = (rng.random((s, s, 3)) * 60).astype(np.uint8)
+        yy, xx = np.mgrid[:s, :s]
+        masks = {}
+        if rng.random() < 0.5:
+            cy, cx, r = rng.integers(s // 4, 3 * s // 4, 2).tolist() + [int(rng.integers(s // 8, s // 4))]
+            masks["x1_person_body"] = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        if rng.random() < 0.5:
+            y, x = rng.integers(0, s - s // 4, 2)
+            m = np.zeros((s, s), bool)
+            m[y : y + s // 4, x : x + s // 4] = True
+            masks["a9_face_complete"] = m
+        if rng.random() < 0.5:
+            y, x = rng.integers(0, s - s // 3, 2)
+            m = np.zeros((s, s), bool)
+            m[y : y + s // 10 + 1, x : x + s // 3] = True
+            masks["a19_name_full"] = m
+        colours = {"x1_person_body": (220, 40, 40), "a9_face_complete": (240, 220, 60), "a19_name_full": (40, 60, 230)}
+        for name, mask in masks.items():
+            image[mask] = colours[name]
+        human = np.zeros((s, s), np.float32)
+        text = np.zeros((s, s), np.float32)
+        for name in ("x1_person_body", "a9_face_complete"):
+            if name in masks:
+                human[masks[name]] = 1.0
+        if "a19_name_full" in masks:
+            text[masks["a19_name_full"]] = 1.0
+        return ToySample(image, sorted(masks) or ["a0_safe"], masks, human, text)
+
+
+@pytest.fixture
+def toy_vocabulary():
+    from privobf.attributes import vocabulary_from_ids
+
+    return vocabulary_from_ids(TOY_IDS, "toy")
