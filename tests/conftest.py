@@ -53,6 +53,8 @@ class ToyScenes(torch.utils.data.Dataset):
         return self.n
 
     def __getitem__(self, index: int) -> ToySample:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
         rng = np.random.default_rng([self.seed, index])
         s = self.size
         image = (rng.random((s, s, 3)) * 60).astype(np.uint8)

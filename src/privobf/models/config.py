@@ -146,7 +146,7 @@ def tiny_preset() -> Preset:
         ModelConfig(
             backbone="tiny", pretrained=False, output_stride=8, image_size=64, crop_size=32, n_crops=2, privacy_hidden=32
         ),
-        TrainConfig(epochs=2, batch_size=4, lr=0.01, lr_decay_epochs=(1,), head_lr_multiplier=1.0),
+        TrainConfig(epochs=2, batch_size=4, lr=0.01, lr_decay_epochs=(2,), head_lr_multiplier=1.0),
         InferenceConfig(scales=(1.0,), flip=False),
     )
 

@@ -35,7 +35,11 @@ class BranchOutput:
 class PrivObfBranch(nn.Module):
     """One model of the ensemble: features -> attention maps -> attribute and privacy outputs."""
 
-    def __init__(self, config: ModelConfig, n_attributes: int, prior_channel: list[int], pretrained: bool | str):
+    def __init__(
+        self, config: ModelConfig, n_attributes: int, prior_channel: list[int], pretrained: bool | str, with_heads: bool = True
+    ):
+        """`with_heads=False` builds Model-Cropped: eq. 3-5 use only its attention maps (L_att and L_priv are
+        computed on Model-Image, §3.5), so attribute and privacy heads there would be weights no loss trains."""
         super().__init__()
         self.config = config
         self.backbone = create_backbone(config.backbone, pretrained=pretrained, output_stride=config.output_stride)
@@ -45,7 +49,7 @@ class PrivObfBranch(nn.Module):
         self.classifier = nn.Conv2d(channels, n_attributes, kernel_size=1, bias=False)
         self.attribute_head = (
             nn.Linear(channels, n_attributes)
-            if config.use_attribute_task and config.attribute_head == "separate"
+            if with_heads and config.use_attribute_task and config.attribute_head == "separate"
             else None
         )
         # f(V): the privacy feature vector is the pooled image feature with the pooled attention of every
@@ -56,7 +60,7 @@ class PrivObfBranch(nn.Module):
                 nn.ReLU(inplace=True),
                 nn.Linear(config.privacy_hidden, config.n_profiles),
             )
-            if config.use_privacy_task
+            if with_heads and config.use_privacy_task
             else None
         )
         # -1: un-masked; 0: human prior; 1: text prior (a buffer so it moves with the module).
@@ -91,7 +95,7 @@ class PrivObfBranch(nn.Module):
         pooled_features = features.mean(dim=(2, 3))
         if self.attribute_head is not None:
             attribute_logits = self.attribute_head(pooled_features)
-        elif self.config.use_attribute_task:
+        elif self.config.use_attribute_task and self.config.attribute_head == "cam":
             attribute_logits = class_scores
         else:
             attribute_logits = None
@@ -124,7 +128,9 @@ class PrivObfNet(nn.Module):
         prior_channel = [PRIOR_CHANNELS.get(a.mask_type, -1) for a in vocabulary]
         pretrained = config.pretrained if pretrained is None else pretrained
         self.image = PrivObfBranch(config, len(vocabulary), prior_channel, pretrained)
-        self.cropped = PrivObfBranch(config, len(vocabulary), prior_channel, pretrained) if config.use_cropped else None
+        self.cropped = (
+            PrivObfBranch(config, len(vocabulary), prior_channel, pretrained, with_heads=False) if config.use_cropped else None
+        )
 
     @property
     def stride(self) -> int:
