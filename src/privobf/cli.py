@@ -20,15 +20,20 @@ class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2, no traceback."""
 
 
-def expand_inputs(paths: Sequence[str]) -> list[Path]:
-    """Files as given; folders searched recursively for images, in a stable order."""
-    found: list[Path] = []
+def expand_inputs(paths: Sequence[str]) -> list[tuple[Path, Path]]:
+    """(file, its folder relative to the given folder): files as given, folders searched recursively.
+
+    The relative folder lets `--out` mirror a tree, so two `IMG_0001.jpg` in different folders
+    never write to the same output.
+    """
+    found: list[tuple[Path, Path]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found += [(p, p.parent.relative_to(path)) for p in files]
         else:
-            found.append(path)  # a missing file is reported by the loader, with its name
+            found.append((path, Path(".")))  # a missing file is reported by the loader, with its name
     return found
 
 
@@ -75,7 +80,7 @@ def command_scan(args: argparse.Namespace) -> int:
     scanner = _scanner(args)
     failures = 0
     results = []
-    for path in expand_inputs(args.paths):
+    for path, _ in expand_inputs(args.paths):
         try:
             report = scanner.scan(load_image(path).pixels)
         except ImageLoadError as error:
@@ -93,9 +98,13 @@ def command_scan(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
-def _output_path(path: Path, args: argparse.Namespace) -> Path:
+def _output_path(path: Path, relative: Path, args: argparse.Namespace) -> Path:
     name = f"{path.stem}{args.suffix}{path.suffix}"
-    return (Path(args.out) / name) if args.out else path.with_name(name)
+    if not args.out:
+        return path.with_name(name)
+    folder = Path(args.out) / relative
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 def command_obfuscate(args: argparse.Namespace) -> int:
@@ -114,14 +123,14 @@ def command_obfuscate(args: argparse.Namespace) -> int:
     if args.suffix == "" and not args.out:
         raise UsageError("refusing to overwrite inputs: give --out DIR or a non-empty --suffix")
     failures = 0
-    for path in expand_inputs(args.paths):
+    for path, relative in expand_inputs(args.paths):
         try:
             loaded = load_image(path)
             report = scanner.scan(loaded.pixels)
             chosen = hide if hide is not None else report.present()
             chosen = [a for a in chosen if report.probability(a) >= scanner.inference.attribute_threshold] if not args.force else chosen
             hidden = obfuscate(loaded.pixels, report, hide=chosen, mode=args.mode)
-            target = _output_path(path, args)
+            target = _output_path(path, relative, args)
             save_image_atomic(hidden, target, icc_profile=loaded.icc_profile, overwrite=args.overwrite)
         except (ImageLoadError, FileExistsError, OSError) as error:
             print(f"privobf: skipped {path}: {error}", file=sys.stderr)

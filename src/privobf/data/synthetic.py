@@ -130,6 +130,7 @@ def render_scene(
     photos: str | os.PathLike | None = None,
     carriers: Sequence[str] | None = None,
     seed: int = -1,
+    split: str = "all",
 ) -> Scene:
     """Draw one scene with `rng` (the only source of randomness).
 
@@ -138,12 +139,13 @@ def render_scene(
     images; see `resolve_photo_folder`), None for procedural backgrounds only. carriers: force the
     private objects by kind (`plan.CARRIERS`, e.g. ["person", "card"]), each showing every
     allowed attribute it can; for tests and benchmarks. seed: only recorded in `Scene.seed`.
+    split: which photos to draw from ("train", "val" or "all"; see `synthetic_parts.coco.photo_split`).
     """
     height, width = _image_shape(image_size)
     if difficulty not in ("easy", "realistic"):
         raise ValueError(f"difficulty must be 'easy' or 'realistic', got {difficulty!r}")
     allowed = frozenset(_check_attributes(attributes))
-    pool = find_photo_pool(str(photos)) if photos is not None else None
+    pool = find_photo_pool(str(photos), split) if photos is not None else None
     settings = plan.Settings(height, width, allowed, difficulty == "easy", pool)
     if carriers is not None:
         chosen = plan.forced_carriers(rng, list(carriers), settings)
@@ -324,6 +326,7 @@ class SyntheticScenes:
         attributes: Sequence[str] = SYNTHETIC_ATTRIBUTES,
         safe_fraction: float = 0.15,
         difficulty: Difficulty = "realistic",
+        split: Literal["all", "train", "val"] = "all",
     ):
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -339,6 +342,7 @@ class SyntheticScenes:
         self.attributes = _check_attributes(attributes)
         self.safe_fraction = float(safe_fraction)
         self.difficulty: Difficulty = difficulty
+        self.split = split  # photos of this split only: train and val scenes share no background photo
         self.photo_folder = None if difficulty == "easy" else resolve_photo_folder(backgrounds)
         self.vocabulary_ids: list[str] = [SAFE, *self.attributes]
 
@@ -365,6 +369,7 @@ class SyntheticScenes:
             difficulty=self.difficulty,
             photos=self.photo_folder,
             seed=derived,
+            split=self.split,
         )
 
 

@@ -34,7 +34,11 @@ def image_model_from_checkpoint(checkpoint: Checkpoint) -> ImageModel:
     if checkpoint.kind == "full":
         state = {k[len("image.") :]: v for k, v in state.items() if k.startswith("image.")}
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    result = branch.load_state_dict(state, strict=False)
+    try:
+        result = branch.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shape mismatches: another vocabulary or backbone than the metadata says
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error)[:200])
+        raise CheckpointError(f"{checkpoint.path}: weights do not fit the {preset.model.backbone} model ({detail})") from None
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(
             f"{checkpoint.path}: weights do not fit the {preset.model.backbone} model "
@@ -50,8 +54,9 @@ def image_model_from_checkpoint(checkpoint: Checkpoint) -> ImageModel:
 def load_image_model(path: str | os.PathLike | None = None) -> ImageModel:
     """Model-Image of a checkpoint (full or inference-only); None loads the embedded default."""
     path = Path(path) if path is not None else embedded_model_path()
-    if path is None or not path.is_file():
-        raise CheckpointError(f"{path}: no such model file" + (" (the package ships no default model)" if path == embedded_model_path() else ""))
+    if not path.is_file():
+        shipped = path == embedded_model_path()
+        raise CheckpointError(f"{path}: no such model file" + (" (this installation ships no default model)" if shipped else ""))
     checkpoint = load_checkpoint(path)
     model = image_model_from_checkpoint(checkpoint)
     model.source = {"path": str(path), "sha256": file_digest(path), "preset": model.preset.name,

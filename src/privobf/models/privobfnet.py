@@ -43,6 +43,7 @@ class PrivObfBranch(nn.Module):
         super().__init__()
         self.config = config
         self.backbone = create_backbone(config.backbone, pretrained=pretrained, output_stride=config.output_stride)
+        self.frozen_modules = self._freeze(config.frozen_backbone_prefixes)
         channels = self.backbone.out_channels
         self.dropout = nn.Dropout2d(config.dropout) if config.dropout > 0 else nn.Identity()
         # The attention-map generator: a bias-free 1x1 classifier, so the pooled map *is* the class score (CAM).
@@ -65,6 +66,23 @@ class PrivObfBranch(nn.Module):
         )
         # -1: un-masked; 0: human prior; 1: text prior (a buffer so it moves with the module).
         self.register_buffer("prior_channel", torch.tensor(prior_channel, dtype=torch.long), persistent=False)
+
+    def _freeze(self, prefixes: tuple[str, ...]) -> list[nn.Module]:
+        if not prefixes:
+            return []
+        frozen = [m for name, m in self.backbone.named_modules() if name and name.startswith(tuple(prefixes))]
+        if not frozen:
+            raise ValueError(f"frozen_backbone_prefixes {prefixes} match no module of {self.config.backbone}")
+        for module in frozen:
+            for parameter in module.parameters(recurse=False):
+                parameter.requires_grad_(False)
+        return frozen
+
+    def train(self, mode: bool = True) -> "PrivObfBranch":
+        super().train(mode)
+        for module in self.frozen_modules:  # frozen layers keep their ImageNet BatchNorm statistics
+            module.eval()
+        return self
 
     def new_modules(self) -> list[nn.Module]:
         return [m for m in (self.classifier, self.attribute_head, self.privacy_head) if m is not None]

@@ -71,7 +71,6 @@ def preset_from_arguments(args: argparse.Namespace):
 def run_training(args: argparse.Namespace) -> int:
     from ..attributes import vocabulary_from_ids
     from ..data.sources import build_source
-    from ..evaluate.quick import quick_validation
     from .engine import train
 
     try:
@@ -80,10 +79,12 @@ def run_training(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"privobf: error: {error}", file=sys.stderr)
         return 2
-    train_data = build_source(args.data, n=args.train_size, image_size=preset.model.image_size, seed=args.data_seed)
+    train_data = build_source(args.data, n=args.train_size, image_size=preset.model.image_size, seed=args.data_seed, split="train")
     vocabulary = vocabulary_from_ids(train_data.vocabulary_ids, f"{args.data}")
     validate = None
     if args.val_size:
+        from ..evaluate.quick import quick_validation
+
         val_data = build_source(args.data, n=args.val_size, image_size=preset.model.image_size, seed=args.data_seed + 10_000, split="val")
         validate = quick_validation(val_data, vocabulary, use_priors=not args.no_priors)
     description = {"data": args.data, "train_size": args.train_size, "data_seed": args.data_seed, "tasks": args.tasks,

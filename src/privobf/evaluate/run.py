@@ -1,0 +1,110 @@
+"""`privobf evaluate`: one model, one held-out split, every number of the core evaluation in one JSON.
+
+Protocol (fixed before looking at any result, see docs/results.md):
+- privacy score: the report's overall score vs the mean over the 30 VISPR profiles of the
+  max-pooled sensitivities of the true labels, both in [0, 1]: L1, Pearson, Spearman;
+- attributes: accuracy at probability 0.5 and average precision per attribute, means over
+  attributes with at least `--min-positives` positives;
+- masks: per-attribute IoU pooled over the split at the model's fixed mask threshold. "localisation"
+  asks for the masks of the true attributes (how well the maps locate what is there); "end_to_end"
+  uses the attributes the model itself finds (what a user gets);
+- protection: obfuscate the true attributes (solid fill) and count the ground-truth sensitive
+  pixels left unchanged (leak rate) and the other pixels changed (over-obfuscation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..attributes import vispr_profiles, vocabulary_from_ids
+from .evaluators import AttributeEvaluator, MaskEvaluator, ProtectionEvaluator, ScoreEvaluator, to_jsonable
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model file (.safetensors); default: the embedded model")
+    parser.add_argument("--data", default="synthetic", help="data source (default: synthetic held-out scenes)")
+    parser.add_argument("--n", type=int, default=300, help="synthetic: number of held-out scenes (default 300)")
+    parser.add_argument("--data-seed", type=int, default=10_000, help="synthetic: seed of the held-out scenes (default 10000)")
+    parser.add_argument("--image-size", type=int, help="synthetic: scene side in pixels (default: the model's input side)")
+    parser.add_argument("--priors", choices=["on", "off"], default="off", help=(
+        "give the scanner the scenes' simulated human/text prior masks (on) or not (off, as `privobf scan` runs today)"))
+    parser.add_argument("--mask-threshold", type=float, help="override the model's fixed mask threshold (say so when reporting)")
+    parser.add_argument("--min-positives", type=int, default=10, help="attributes with fewer positives are left out of means")
+    parser.add_argument("--out", help="write the JSON report here (default: print it)")
+
+
+def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 10) -> dict[str, Any]:
+    """Run every evaluator over `dataset` (items with image, labels, masks, priors) with `scanner`."""
+    from ..obfuscate import obfuscate
+
+    ids = list(scanner.model.attribute_ids)
+    vocabulary = vocabulary_from_ids(ids)
+    profiles = vispr_profiles(vocabulary)
+    threshold = scanner.inference.mask_threshold
+    score, attributes = ScoreEvaluator(), AttributeEvaluator(ids, scanner.inference.attribute_threshold, min_positives)
+    localisation, end_to_end, protection = MaskEvaluator(ids, threshold), MaskEvaluator(ids, threshold), ProtectionEvaluator()
+    started = time.perf_counter()
+    for sample in dataset:
+        priors = {"human": sample.human_prior, "text": sample.text_prior} if use_priors else None
+        report = scanner.scan(sample.image, priors)
+        labels = vocabulary.encode(sample.labels)
+        truth = [a for a in sample.labels if a != "a0_safe"]
+        score.process(pred=report.privacy_score, target=float(profiles.overall(labels)))
+        attributes.process(probs=report.probabilities, labels=labels > 0)
+        size = sample.image.shape[:2]
+        localisation.process(maps=report.attention_maps, gt_masks=sample.masks, present=labels > 0, image_size=size)
+        found = np.asarray([p >= report.attribute_threshold and a != "a0_safe" for a, p in zip(ids, report.probabilities)])
+        end_to_end.process(maps=report.attention_maps, gt_masks=sample.masks, present=found, image_size=size)
+        hidden = obfuscate(sample.image, report, hide=truth, mode="solid")
+        protection.process(before=sample.image, after=hidden, gt_masks=sample.masks)
+    seconds = time.perf_counter() - started
+    return {
+        "privacy_score": score.evaluate(),
+        "attributes": attributes.evaluate(),
+        "masks_localisation": localisation.evaluate(),
+        "masks_end_to_end": end_to_end.evaluate(),
+        "protection": protection.evaluate(),
+        "seconds_per_image": seconds / max(1, len(dataset)),
+    }
+
+
+def run_evaluation(args: argparse.Namespace) -> int:
+    from ..data.sources import build_source
+    from ..scan import Scanner
+
+    scanner = Scanner(args.model)
+    if args.mask_threshold is not None:
+        scanner.inference = replace(scanner.inference, mask_threshold=args.mask_threshold)
+    size = args.image_size or scanner.model.config.image_size
+    dataset = build_source(args.data, n=args.n, image_size=size, seed=args.data_seed, split="val")
+    results = evaluate_model(scanner, dataset, use_priors=args.priors == "on", min_positives=args.min_positives)
+    results["setup"] = {
+        "command": " ".join(["privobf", *sys.argv[1:]]) if sys.argv and "evaluate" in sys.argv else "privobf evaluate",
+        "model": getattr(scanner.model, "source", {}),
+        "data": {"source": args.data, "n": args.n, "seed": args.data_seed, "split": "val", "image_size": size},
+        "priors": args.priors,
+        "mask_threshold": scanner.inference.mask_threshold,
+        "mask_threshold_source": "override" if args.mask_threshold is not None else "fixed in the model's preset",
+        "attribute_threshold": scanner.inference.attribute_threshold,
+        "inference": {"scales": list(scanner.inference.scales), "flip": scanner.inference.flip},
+    }
+    text = json.dumps(to_jsonable(results), indent=1, allow_nan=False)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+        summary = {
+            "score_pearson": results["privacy_score"]["pearson"], "attribute_map": results["attributes"]["map"],
+            "miou_localisation": results["masks_localisation"]["miou"], "leak_rate": results["protection"]["leak_rate"],
+        }
+        print(json.dumps(to_jsonable(summary)))
+    else:
+        print(text)
+    return 0
