@@ -116,3 +116,13 @@ def test_torchrun_ddp_with_two_cpu_processes(tmp_path):
     assert completed.stdout.count("RESULT 2") == 2
     checkpoint = load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert not any(k.startswith("module.") for k in checkpoint.state)  # saved from the unwrapped model
+
+
+def test_per_epoch_validation_lands_in_the_metrics_log(tmp_path, toy_vocabulary):
+    from privobf.evaluate.quick import quick_validation
+
+    validate = quick_validation(ToyScenes(8, seed=5), toy_vocabulary)
+    result = train(_preset(1), ToyScenes(8), toy_vocabulary, tmp_path, progress=False, validate=validate)
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0.0 <= record["val_attribute_map"] <= 1.0 and -1.0 <= record["val_score_pearson"] <= 1.0
+    assert record == result.history[-1]

@@ -57,10 +57,11 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         report = scanner.scan(sample.image, priors)
         labels = vocabulary.encode(sample.labels)
         truth = [a for a in sample.labels if a != "a0_safe"]
+        regions = vocabulary.encode(truth) > 0  # a0_safe is a label, not a region: it has no mask to score
         score.process(pred=report.privacy_score, target=float(profiles.overall(labels)))
         attributes.process(probs=report.probabilities, labels=labels > 0)
         size = sample.image.shape[:2]
-        localisation.process(maps=report.attention_maps, gt_masks=sample.masks, present=labels > 0, image_size=size)
+        localisation.process(maps=report.attention_maps, gt_masks=sample.masks, present=regions, image_size=size)
         found = np.asarray([p >= report.attribute_threshold and a != "a0_safe" for a, p in zip(ids, report.probabilities)])
         end_to_end.process(maps=report.attention_maps, gt_masks=sample.masks, present=found, image_size=size)
         hidden = obfuscate(sample.image, report, hide=truth, mode="solid")

@@ -143,7 +143,7 @@ def default_preset() -> Preset:
             backbone="efficientnet_lite0", pretrained=True, output_stride=16, image_size=320, crop_size=192, n_crops=2,
             frozen_backbone_prefixes=EFFICIENTNET_STRIDE8_PREFIXES,
         ),
-        TrainConfig(epochs=4, batch_size=8, lr=0.01, weight_decay=5e-4, lr_decay_epochs=(4,), num_workers=1),
+        TrainConfig(epochs=6, batch_size=8, lr=0.01, weight_decay=5e-4, lr_decay_epochs=(5,), num_workers=1),
         InferenceConfig(scales=(1.0,), flip=True),
     )
 

@@ -1,0 +1,53 @@
+"""Print the markdown tables of docs/results.md from the JSON files the commands wrote (no number typed by hand)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def evaluation_table(files: dict[str, Path]) -> str:
+    lines = ["| run | score L1 | Pearson | Spearman | attr mAP | attr mean acc. | mIoU (localisation) | mIoU (end to end) | leak rate | over-obfuscation | s / image |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, path in files.items():
+        r = json.loads(path.read_text())
+        lines.append(
+            f"| {label} | {fmt(r['privacy_score']['l1'])} | {fmt(r['privacy_score']['pearson'])} | {fmt(r['privacy_score']['spearman'])} "
+            f"| {fmt(r['attributes']['map'])} | {fmt(r['attributes']['mean_accuracy'])} | {fmt(r['masks_localisation']['miou'])} "
+            f"| {fmt(r['masks_end_to_end']['miou'])} | {fmt(r['protection']['leak_rate'])} | {fmt(r['protection']['over_obfuscation'])} "
+            f"| {r['seconds_per_image']:.2f} |")
+    return "\n".join(lines)
+
+
+def per_attribute_table(path: Path) -> str:
+    r = json.loads(path.read_text())
+    lines = ["| attribute | positives | AP | accuracy | IoU (localisation) | leak rate |", "|---|---|---|---|---|---|"]
+    for attribute, ap in r["attributes"]["ap"].items():
+        iou = r["masks_localisation"]["iou"].get(attribute)
+        leak = r["protection"]["leak_rate_per_attribute"].get(attribute)
+        lines.append(f"| `{attribute}` | {r['attributes']['n_positives'][attribute]} | {fmt(ap)} | "
+                     f"{fmt(r['attributes']['accuracy'][attribute])} | {fmt(iou)} | {fmt(leak)} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    default = {"priors off": RESULTS / "eval_default_priors-off.json", "priors on (simulated)": RESULTS / "eval_default_priors-on.json"}
+    print(evaluation_table({k: v for k, v in default.items() if v.exists()}))
+    print()
+    if default["priors off"].exists():
+        print(per_attribute_table(default["priors off"]))
+    ablation = RESULTS / "ablation_table4"
+    if ablation.exists():
+        print()
+        for priors in ("off", "on"):
+            files = {p.name.split(".")[0]: p for p in sorted(ablation.glob(f"*.priors-{priors}.json"))}
+            print(f"priors {priors}")
+            print(evaluation_table(files))
+    sys.exit(0)
