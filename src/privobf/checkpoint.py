@@ -42,6 +42,12 @@ class Checkpoint:
         return self.metadata.get("kind", "full")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write) -> None:
     """Call write(temp_path) then rename over `path`: readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +55,7 @@ def atomic_write(path: Path, write) -> None:
     os.close(handle)
     try:
         write(Path(temp))
+        os.chmod(temp, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the file the usual permissions
         with open(temp, "rb") as stream:
             os.fsync(stream.fileno())
         os.replace(temp, path)

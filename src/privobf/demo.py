@@ -1,7 +1,8 @@
 """`make demo`: scan sample photos with the embedded model, hide what it finds, write what it did.
 
 Samples: scikit-image's `astronaut` (a person and her face), `page` and `text` (printed text),
-`coffee` (nothing private), and three held-out synthetic privacy scenes. For each one the demo
+`coffee` (nothing private), and three synthetic privacy scenes drawn on held-out (val) photos
+with chosen contents (a person with a card, a car with a letter, a face with a business card). For each one the demo
 writes the obfuscated image, a heat-map picture, a before / after picture and the JSON report.
 """
 
@@ -24,10 +25,14 @@ def sample_images() -> list[tuple[str, np.ndarray]]:
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
         samples.append((name, np.ascontiguousarray(image[..., :3])))
-    from .data.synthetic import SyntheticScenes
+    from .data.synthetic import render_scene
+    from .data.synthetic import resolve_photo_folder
 
-    scenes = SyntheticScenes(3, image_size=448, seed=424242, split="val")
-    samples += [(f"synthetic{k}", scenes[k].image) for k in range(len(scenes))]
+    photos = resolve_photo_folder("auto")
+    for k, carriers in enumerate((["person", "card"], ["car", "envelope"], ["face", "business_card"])):
+        rng = np.random.default_rng([424242, k])
+        scene = render_scene(rng, 448, carriers=carriers, photos=photos, split="val")
+        samples.append((f"synthetic-{'-'.join(carriers)}", scene.image))
     return samples
 
 
