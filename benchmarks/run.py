@@ -66,7 +66,7 @@ def bench_scan(preset_name: str, repeats: int, model_path: str | None) -> dict:
     from privobf.models.config import get_preset
     from privobf.models.loading import build_model
     from privobf.models.privobfnet import ImageModel
-    from privobf.scan import Scanner
+    from privobf.scanning import Scanner
 
     if model_path:
         scanner = Scanner(model_path)

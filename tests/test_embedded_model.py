@@ -26,7 +26,7 @@ def test_embedded_model_finds_attributes_in_held_out_scenes():
     """Regression guard on 40 held-out scenes (val photos): clearly better than chance, not a tuned target."""
     from privobf.data.synthetic import SyntheticScenes
     from privobf.evaluate.metrics import mean_average_precision
-    from privobf.scan import Scanner
+    from privobf.scanning import Scanner
 
     scanner = Scanner(load_image_model())
     scenes = SyntheticScenes(40, image_size=320, seed=777, split="val")

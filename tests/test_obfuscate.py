@@ -1,4 +1,4 @@
-"""Tests for privobf.obfuscate: exactness outside the region, real change inside it, and report handling."""
+"""Tests for privobf.obfuscation: exactness outside the region, real change inside it, and report handling."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFilter
 
-from privobf import obfuscate as obfuscate_module
-from privobf.obfuscate import (
+from privobf import obfuscation as obfuscate_module
+from privobf.obfuscation import (
     MIN_BLOCK,
     OBFUSCATION_MODES,
     apply_region,

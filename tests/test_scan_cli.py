@@ -13,7 +13,7 @@ from privobf.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from privobf.cli import main
 from privobf.data.sources import build_source
 from privobf.models.config import tiny_preset
-from privobf.scan import Scanner, model_input_size
+from privobf.scanning import Scanner, model_input_size
 from privobf.train.engine import train
 
 
@@ -135,3 +135,13 @@ def test_cli_evaluate_writes_every_section(tiny_model, tmp_path):
     assert {"privacy_score", "attributes", "masks_localisation", "masks_end_to_end", "protection", "setup"} <= set(result)
     assert result["setup"]["mask_threshold_source"] == "fixed in the model's preset"
     assert 0.0 <= result["protection"]["leak_rate"] <= 1.0
+
+
+def test_package_level_scan_and_obfuscate(tiny_model):
+    import privobf
+
+    image = np.random.default_rng(3).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    report = privobf.scan(image, model=tiny_model)
+    assert report.image_size == (64, 80)
+    hidden = privobf.obfuscate(image, report, hide=[report.attribute_ids[1]], mode="solid", threshold=0.0)
+    assert hidden.shape == image.shape and (hidden == 0).all()  # threshold 0: the whole image is in the mask

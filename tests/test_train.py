@@ -69,7 +69,7 @@ def test_tiny_model_learns_where_the_toy_attributes_are(tmp_path, toy_vocabulary
     preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, prior_dropout=1.0))
     result = train(preset, ToyScenes(96), toy_vocabulary, tmp_path, progress=False)
     assert result.history[-1]["loss_cam_image"] < result.history[0]["loss_cam_image"]
-    from privobf.scan import Scanner
+    from privobf.scanning import Scanner
 
     scanner = Scanner(result.image_checkpoint)
     inside, outside = [], []

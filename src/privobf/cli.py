@@ -50,7 +50,7 @@ def _scanner(args: argparse.Namespace):
     from dataclasses import replace
 
     from .checkpoint import CheckpointError
-    from .scan import Scanner
+    from .scanning import Scanner
 
     try:
         scanner = Scanner(args.model, profile=args.profile)
@@ -110,7 +110,7 @@ def _output_path(path: Path, relative: Path, args: argparse.Namespace) -> Path:
 def command_obfuscate(args: argparse.Namespace) -> int:
     from .attributes import UnknownAttributeError, vocabulary_from_ids
     from .imageio import ImageLoadError, load_image, save_image_atomic
-    from .obfuscate import obfuscate
+    from .obfuscation import obfuscate
 
     scanner = _scanner(args)
     vocabulary = vocabulary_from_ids(scanner.model.attribute_ids)

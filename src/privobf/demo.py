@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from .imageio import save_image_atomic
-    from .obfuscate import obfuscate
-    from .scan import Scanner
+    from .obfuscation import obfuscate
+    from .scanning import Scanner
     from .visualize import heatmap_overlay, side_by_side
 
     out = Path(args.out)

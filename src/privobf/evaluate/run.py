@@ -43,7 +43,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 10) -> dict[str, Any]:
     """Run every evaluator over `dataset` (items with image, labels, masks, priors) with `scanner`."""
-    from ..obfuscate import obfuscate
+    from ..obfuscation import obfuscate
 
     ids = list(scanner.model.attribute_ids)
     vocabulary = vocabulary_from_ids(ids)
@@ -79,7 +79,7 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
 
 def run_evaluation(args: argparse.Namespace) -> int:
     from ..data.sources import build_source
-    from ..scan import Scanner
+    from ..scanning import Scanner
 
     scanner = Scanner(args.model)
     if args.mask_threshold is not None:
