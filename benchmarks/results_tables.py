@@ -47,7 +47,9 @@ if __name__ == "__main__":
     if ablation.exists():
         print()
         for priors in ("off", "on"):
-            files = {p.name.split(".")[0]: p for p in sorted(ablation.glob(f"*.priors-{priors}.json"))}
+            order = ["image", "image_priv", "image_attr", "image_priv_attr", "full", "full_lambda1"]
+            found = {p.name.split(".")[0]: p for p in ablation.glob(f"*.priors-{priors}.json")}
+            files = {name: found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
             print(f"priors {priors}")
             print(evaluation_table(files))
     sys.exit(0)

@@ -126,3 +126,21 @@ def test_per_epoch_validation_lands_in_the_metrics_log(tmp_path, toy_vocabulary)
     record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert 0.0 <= record["val_attribute_map"] <= 1.0 and -1.0 <= record["val_score_pearson"] <= 1.0
     assert record == result.history[-1]
+
+
+def test_train_arguments_map_onto_the_preset():
+    import argparse
+
+    from privobf.train.run import add_train_arguments, preset_from_arguments
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--out", "x", "--preset", "tiny", "--tasks", "image+attr", "--loss-weights", "image=1,cam_image=0.5",
+                              "--epochs", "3", "--image-size", "96"])
+    preset = preset_from_arguments(args)
+    assert preset.model.use_cropped is False and preset.model.use_attribute_task and not preset.model.use_privacy_task
+    assert preset.train.loss_weights.image == 1.0 and preset.train.loss_weights.cam_image == 0.5
+    assert preset.train.loss_weights.cropped == 1.0 and preset.train.epochs == 3 and preset.model.image_size == 96
+    for bad in ("imag=1", "image=ten"):
+        with pytest.raises(ValueError, match="loss"):
+            preset_from_arguments(parser.parse_args(["--out", "x", "--loss-weights", bad]))

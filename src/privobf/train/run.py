@@ -29,6 +29,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="ImageNet weight file for the backbone (resnet38 / resnet50 / resnet101)")
     parser.add_argument("--tasks", default="full", help=(
         "which tasks train (paper Table 4): image | image+priv | image+attr | image+priv+attr | full (= + cropped)"))
+    parser.add_argument("--loss-weights", help=(
+        "override λ of eq. 1, e.g. image=1,cropped=1,privacy=1,attribute=1,cam_image=1 (paper: image=10, others 1)"))
     parser.add_argument("--no-priors", action="store_true", help="do not weight attention maps by human / text priors")
     parser.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (quick runs)")
     parser.add_argument("--seed", type=int, help="training seed (default: the preset's)")
@@ -61,6 +63,17 @@ def preset_from_arguments(args: argparse.Namespace):
                           ("max_steps", "max_steps_per_epoch"), ("workers", "num_workers")):
         if getattr(args, option) is not None:
             train_changes[field] = getattr(args, option)
+    if args.loss_weights:
+        weights = {}
+        for item in args.loss_weights.split(","):
+            name, _, value = item.partition("=")
+            if name.strip() not in {f.name for f in dataclasses.fields(preset.train.loss_weights)}:
+                raise ValueError(f"unknown loss weight {name.strip()!r} in --loss-weights")
+            try:
+                weights[name.strip()] = float(value)
+            except ValueError:
+                raise ValueError(f"--loss-weights: {item!r} is not name=number") from None
+        train_changes["loss_weights"] = dataclasses.replace(preset.train.loss_weights, **weights)
     return dataclasses.replace(
         preset,
         model=dataclasses.replace(preset.model, **model_changes),
