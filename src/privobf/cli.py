@@ -58,7 +58,12 @@ def _scanner(args: argparse.Namespace):
         raise UsageError(str(error).strip("'\"")) from None
     changes = {}
     if args.scales:
-        changes["scales"] = tuple(float(s) for s in args.scales.split(","))
+        try:
+            changes["scales"] = tuple(float(s) for s in args.scales.split(","))
+        except ValueError:
+            raise UsageError(f"--scales {args.scales!r}: expected comma-separated numbers such as 1.0,0.5,1.5") from None
+        if any(s <= 0 for s in changes["scales"]):
+            raise UsageError(f"--scales {args.scales!r}: scales must be positive")
     if args.no_flip:
         changes["flip"] = False
     if args.threshold is not None:
