@@ -33,3 +33,46 @@ def _synthetic(n: int = 1000, image_size: int = 448, seed: int = 0, backgrounds:
     from .synthetic import SyntheticScenes
 
     return SyntheticScenes(n, image_size=image_size, seed=seed, backgrounds=backgrounds, **options)
+
+
+@register_source("vispr")
+def _vispr(**options: Any) -> Dataset:
+    from .vispr import VisprDataset
+
+    return VisprDataset(**options)
+
+
+@register_source("voc")
+def _voc(**options: Any) -> Dataset:
+    from .voc import VocDataset
+
+    return VocDataset(**options)
+
+
+@register_source("openalpr")
+def _openalpr(root: Any = None, **options: Any) -> Dataset:
+    from .openalpr import OpenAlprDataset
+
+    return OpenAlprDataset(root, **options)
+
+
+@register_source("sroie")
+def _sroie(root: Any = None, fields: Any = ("address", "date"), **options: Any) -> Dataset:
+    from .sroie import SroieDataset
+
+    return SroieDataset(root, fields=tuple(fields), **options)
+
+
+@register_source("coco")
+def _coco(root: str, split: str = "val2017", class_map: dict[str, str] | None = None) -> Dataset:
+    from .coco import CocoDataset
+
+    return CocoDataset(root, split=split, class_map=class_map)
+
+
+@register_source("yolo")
+def _yolo(root: Any = None, split: str = "train2017", task: str = "detect", class_map: dict[str, str] | None = None) -> Dataset:
+    from .synthetic import default_data_root
+    from .yolo import YoloDataset
+
+    return YoloDataset(root or default_data_root() / "coco128", split=split, task=task, class_map=class_map)

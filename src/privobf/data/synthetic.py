@@ -34,6 +34,7 @@ from ..attributes import Vocabulary, vocabulary_from_ids
 from .synthetic_parts import plan
 from .synthetic_parts.backgrounds import load_photo_crop, procedural_background
 from .synthetic_parts.canvas import Compositor, Placed, Sprite
+from .roots import default_data_root  # noqa: F401  (re-exported: part of this module's API)
 from .synthetic_parts.coco import find_photo_pool
 from .synthetic_parts.priors import HumanRegion, TextRegion, human_prior, text_prior
 
@@ -65,15 +66,6 @@ class Scene:
     human_prior: np.ndarray  # float32 [H, W] in [0, 1]: a noisy person segmentation
     text_prior: np.ndarray  # float32 [H, W] in [0, 1]: noisy OCR boxes around all text, private or not
     seed: int  # render_scene(np.random.default_rng(seed), same settings) reproduces this scene
-
-
-def default_data_root() -> Path:
-    """`$PRIVOBF_DATA`, else `<repo root>/../shared/data` (where development data lives beside the checkout)."""
-    configured = os.environ.get("PRIVOBF_DATA")
-    if configured:
-        return Path(configured).expanduser()
-    repo_root = Path(__file__).resolve().parents[3]
-    return repo_root.parent / "shared" / "data"
 
 
 def resolve_photo_folder(backgrounds: str | os.PathLike | None) -> str | None:
