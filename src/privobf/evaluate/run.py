@@ -25,12 +25,22 @@ from typing import Any
 import numpy as np
 
 from ..attributes import vispr_profiles, vocabulary_from_ids
-from .evaluators import AttributeEvaluator, MaskEvaluator, ProtectionEvaluator, ScoreEvaluator, to_jsonable
+from .evaluators import (
+    AttributeEvaluator,
+    BoxCoverageEvaluator,
+    MaskEvaluator,
+    ProtectionEvaluator,
+    ScoreEvaluator,
+    to_jsonable,
+)
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (.safetensors); default: the embedded model")
     parser.add_argument("--data", default="synthetic", help="data source (default: synthetic held-out scenes)")
+    parser.add_argument("--data-root", help=(
+        "run the PrivMini benchmark (val split) on a folder with coco128/, openalpr/eu/ and sroie/ "
+        "(the layout of ../shared/data); overrides --data"))
     parser.add_argument("--n", type=int, default=300, help="synthetic: number of held-out scenes (default 300)")
     parser.add_argument("--data-seed", type=int, default=10_000, help="synthetic: seed of the held-out scenes (default 10000)")
     parser.add_argument("--image-size", type=int, help="synthetic: scene side in pixels (default: the model's input side)")
@@ -51,9 +61,14 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
     threshold = scanner.inference.mask_threshold
     score, attributes = ScoreEvaluator(), AttributeEvaluator(ids, scanner.inference.attribute_threshold, min_positives)
     localisation, end_to_end, protection = MaskEvaluator(ids, threshold), MaskEvaluator(ids, threshold), ProtectionEvaluator()
+    boxes: dict[str, BoxCoverageEvaluator] = {}  # per attribute, for data whose ground truth is boxes
     started = time.perf_counter()
     for sample in dataset:
-        priors = {"human": sample.human_prior, "text": sample.text_prior} if use_priors else None
+        unknown = sorted(set(sample.labels) - set(ids))
+        if unknown:
+            raise ValueError(f"the model does not know the attributes {unknown} of this data set; evaluate a model trained on them")
+        human, text = getattr(sample, "human_prior", None), getattr(sample, "text_prior", None)
+        priors = {"human": human, "text": text} if use_priors else None
         report = scanner.scan(sample.image, priors)
         labels = vocabulary.encode(sample.labels)
         truth = [a for a in sample.labels if a != "a0_safe"]
@@ -66,6 +81,9 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         end_to_end.process(maps=report.attention_maps, gt_masks=sample.masks, present=found, image_size=size)
         hidden = obfuscate(sample.image, report, hide=truth, mode="solid")
         protection.process(before=sample.image, after=hidden, gt_masks=sample.masks)
+        for attribute_id, attribute_boxes in (getattr(sample, "boxes", None) or {}).items():
+            evaluator = boxes.setdefault(attribute_id, BoxCoverageEvaluator(coverage_threshold=0.5))
+            evaluator.process(mask=report.mask(attribute_id), boxes=attribute_boxes)
     seconds = time.perf_counter() - started
     return {
         "privacy_score": score.evaluate(),
@@ -73,6 +91,7 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         "masks_localisation": localisation.evaluate(),
         "masks_end_to_end": end_to_end.evaluate(),
         "protection": protection.evaluate(),
+        "box_coverage": {attribute_id: evaluator.evaluate() for attribute_id, evaluator in sorted(boxes.items())},
         "seconds_per_image": seconds / max(1, len(dataset)),
     }
 
@@ -85,12 +104,24 @@ def run_evaluation(args: argparse.Namespace) -> int:
     if args.mask_threshold is not None:
         scanner.inference = replace(scanner.inference, mask_threshold=args.mask_threshold)
     size = args.image_size or scanner.model.config.image_size
-    dataset = build_source(args.data, n=args.n, image_size=size, seed=args.data_seed, split="val")
+    if args.data_root:
+        from ..data.privmini import PrivMini
+
+        try:
+            dataset = PrivMini(args.data_root, split="val")
+        except FileNotFoundError as error:
+            print(f"privobf: error: {error}", file=sys.stderr)
+            return 2
+        data_setup = {"source": "privmini", "root": str(args.data_root), "split": "val", "images": dataset.source_counts(),
+                      "skipped": dataset.skips.summary()}
+    else:
+        dataset = build_source(args.data, n=args.n, image_size=size, seed=args.data_seed, split="val")
+        data_setup = {"source": args.data, "n": args.n, "seed": args.data_seed, "split": "val", "image_size": size}
     results = evaluate_model(scanner, dataset, use_priors=args.priors == "on", min_positives=args.min_positives)
     results["setup"] = {
         "command": " ".join(["privobf", *sys.argv[1:]]) if sys.argv and "evaluate" in sys.argv else "privobf evaluate",
         "model": getattr(scanner.model, "source", {}),
-        "data": {"source": args.data, "n": args.n, "seed": args.data_seed, "split": "val", "image_size": size},
+        "data": data_setup,
         "priors": args.priors,
         "mask_threshold": scanner.inference.mask_threshold,
         "mask_threshold_source": "override" if args.mask_threshold is not None else "fixed in the model's preset",
