@@ -12,6 +12,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
+
+# Deterministic property tests (same examples every run) and no per-example deadline: on 2 shared cores
+# a slow example is load, not a bug, and a timing-dependent failure would make the suite flaky.
+settings.register_profile(
+    "privobf", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("privobf")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -106,8 +107,11 @@ def test_torchrun_ddp_with_two_cpu_processes(tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT.format(tests=str(REPO_ROOT / "tests")))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with socket.socket() as probe:  # a free port, so a leftover process or a parallel run cannot collide
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
     completed = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", port,
          str(script), str(tmp_path / "run")],
         capture_output=True, text=True, timeout=240, env=env,
     )
