@@ -76,3 +76,10 @@ def _yolo(root: Any = None, split: str = "train2017", task: str = "detect", clas
     from .yolo import YoloDataset
 
     return YoloDataset(root or default_data_root() / "coco128", split=split, task=task, class_map=class_map)
+
+
+@register_source("privmini")
+def _privmini(root: Any = None, split: str = "train") -> Dataset:
+    from .privmini import PrivMini
+
+    return PrivMini(root, split=split)

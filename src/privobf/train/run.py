@@ -13,7 +13,12 @@ from ..models.config import PRESETS, get_preset
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="paper | default | tiny (default: default)")
-    parser.add_argument("--data", default="synthetic", help="data source (default: synthetic privacy scenes)")
+    parser.add_argument("--data", default="synthetic", help=(
+        "data source: synthetic (default) | privmini | vispr | voc | coco | yolo | openalpr | sroie; "
+        "all but synthetic read --data-root"))
+    parser.add_argument("--data-root", help="folder of the data set, in its original layout (see docs/recipes.md)")
+    parser.add_argument("--split", help="training split of --data (e.g. train, train_aug, train2014); default: train")
+    parser.add_argument("--val-split", help="held-out split scored after every epoch (real data sets)")
     parser.add_argument("--train-size", type=int, default=2000, help="synthetic: number of training scenes")
     parser.add_argument("--val-size", type=int, default=0, help="synthetic: held-out scenes scored after every epoch")
     parser.add_argument("--data-seed", type=int, default=0, help="synthetic: seed of the training scenes")
@@ -81,9 +86,24 @@ def preset_from_arguments(args: argparse.Namespace):
     )
 
 
-def run_training(args: argparse.Namespace) -> int:
-    from ..attributes import vocabulary_from_ids
+def training_data(args: argparse.Namespace, image_size: int, split: str):
+    """The data set `--data` names: synthetic scenes (generated) or a real data set read from --data-root."""
     from ..data.sources import build_source
+
+    if args.data == "synthetic":
+        n = args.train_size if split == "train" else args.val_size
+        seed = args.data_seed if split == "train" else args.data_seed + 10_000
+        return build_source("synthetic", n=n, image_size=image_size, seed=seed, split=split)
+    if not args.data_root:
+        raise ValueError(f"--data {args.data} needs --data-root (the folder of the data set)")
+    options = {"root": args.data_root}
+    if args.data not in ("openalpr", "sroie"):
+        options["split"] = split
+    return build_source(args.data, **options)
+
+
+def run_training(args: argparse.Namespace) -> int:
+    from ..attributes import vispr_profiles, vocabulary_from_ids
     from .engine import train
 
     try:
@@ -92,15 +112,27 @@ def run_training(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"privobf: error: {error}", file=sys.stderr)
         return 2
-    train_data = build_source(args.data, n=args.train_size, image_size=preset.model.image_size, seed=args.data_seed, split="train")
+    try:
+        train_data = training_data(args, preset.model.image_size, args.split or "train")
+        val_data = None
+        if args.data == "synthetic" and args.val_size:
+            val_data = training_data(args, preset.model.image_size, "val")
+        elif args.data != "synthetic" and args.val_split:
+            val_data = training_data(args, preset.model.image_size, args.val_split)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"privobf: error: {error}", file=sys.stderr)
+        return 2
     vocabulary = vocabulary_from_ids(train_data.vocabulary_ids, f"{args.data}")
+    if preset.model.use_privacy_task and vispr_profiles(vocabulary).sensitivity.max() == 0:
+        # No VISPR profile rates these labels (VOC, COCO classes): the paper trains the privacy task on VISPR only.
+        print(f"privobf: note: no user profile rates the labels of {args.data!r}; privacy task switched off", file=sys.stderr)
+        preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, use_privacy_task=False))
     validate = None
-    if args.val_size:
+    if val_data is not None:
         from ..evaluate.quick import quick_validation
 
-        val_data = build_source(args.data, n=args.val_size, image_size=preset.model.image_size, seed=args.data_seed + 10_000, split="val")
         validate = quick_validation(val_data, vocabulary, use_priors=not args.no_priors)
-    description = {"data": args.data, "train_size": args.train_size, "data_seed": args.data_seed, "tasks": args.tasks,
+    description = {"data": args.data, "data_root": args.data_root, "split": args.split, "train_size": len(train_data), "data_seed": args.data_seed, "tasks": args.tasks,
                    "priors": not args.no_priors, "command": " ".join(["privobf", *sys.argv[1:]])}
     result = train(
         preset, train_data, vocabulary, args.out, resume=args.resume, validate=validate, device=args.device,
