@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from .atomic import atomic_write
 
 FORMAT = "privobf-checkpoint"
 FORMAT_VERSION = 1
@@ -40,28 +41,6 @@ class Checkpoint:
     @property
     def kind(self) -> str:
         return self.metadata.get("kind", "full")
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(temp_path) then rename over `path`: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.chmod(temp, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the file the usual permissions
-        with open(temp, "rb") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, torch.Tensor], metadata: dict[str, Any]) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import struct
 import zlib
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from .atomic import create_temp_file, remove_quietly, sync_directory
 
 MAX_PIXELS: int = 100_000_000
 MIN_SIDE: int = 16
@@ -582,27 +583,14 @@ def _write_atomic(data: bytes, target: Path, overwrite: bool) -> None:
     directory = target.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: directory does not exist")
-    temp = _create_temp_file(directory, target.name)
+    temp = create_temp_file(directory, target.name)
     try:
         _write_and_sync(temp, data)
         _publish(temp, target, overwrite)
     except BaseException:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise
-    _sync_directory(directory)
-
-
-def _create_temp_file(directory: Path, name: str) -> Path:
-    """An exclusive, hidden temp file. os.open with 0o666 lets the umask set permissions as for any new file
-    (tempfile.mkstemp would leave the final image readable by its owner only)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
-        try:
-            os.close(os.open(temp, flags, 0o666))
-            return temp
-        except FileExistsError:
-            continue
+    sync_directory(directory)
 
 
 def _write_and_sync(temp: Path, data: bytes) -> None:
@@ -628,24 +616,3 @@ def _publish(temp: Path, target: Path, overwrite: bool) -> None:
         os.replace(temp, target)
         return
     os.unlink(temp)
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _sync_directory(directory: Path) -> None:
-    """Persist the rename itself. Not possible everywhere (Windows, some network filesystems): best effort."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

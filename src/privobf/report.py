@@ -84,11 +84,26 @@ class PrivacyReport:
         }
 
 
-def upsample_map(attention_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of one [h, w] map to `size` (H, W), align-corners=False, like the model's own upsampling."""
+def upsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """float32 [K, H, W]: bilinear resize of [K, h, w] maps, align_corners=False, like the model's own upsampling.
+
+    Maps already at `size` are returned unchanged, without a round trip through torch.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must be [K, h, w], got shape {maps.shape}")
+    size = (int(size[0]), int(size[1]))
+    if maps.shape[1:] == size:
+        return maps
     import torch
     import torch.nn.functional as F
 
-    tensor = torch.from_numpy(np.ascontiguousarray(attention_map, dtype=np.float32))[None, None]
-    resized = F.interpolate(tensor, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
-    return resized[0, 0].numpy()
+    tensor = torch.from_numpy(np.ascontiguousarray(maps))[None]
+    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0].numpy()
+
+
+def upsample_map(attention_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """One [h, w] map resized to `size` (H, W): :func:`upsample_maps` with K = 1, always a new array
+    (callers may modify it without touching the report's maps)."""
+    resized = upsample_maps(np.asarray(attention_map)[None], size)[0]
+    return resized.copy() if np.shares_memory(resized, attention_map) else resized

@@ -72,7 +72,7 @@ def _coco(root: str, split: str = "val2017", class_map: dict[str, str] | None = 
 
 @register_source("yolo")
 def _yolo(root: Any = None, split: str = "train2017", task: str = "detect", class_map: dict[str, str] | None = None) -> Dataset:
-    from .synthetic import default_data_root
+    from .roots import default_data_root
     from .yolo import YoloDataset
 
     return YoloDataset(root or default_data_root() / "coco128", split=split, task=task, class_map=class_map)

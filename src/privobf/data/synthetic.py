@@ -34,7 +34,7 @@ from ..attributes import Vocabulary, vocabulary_from_ids
 from .synthetic_parts import plan
 from .synthetic_parts.backgrounds import load_photo_crop, procedural_background
 from .synthetic_parts.canvas import Compositor, Placed, Sprite
-from .roots import default_data_root  # noqa: F401  (re-exported: part of this module's API)
+from .roots import default_data_root
 from .synthetic_parts.coco import find_photo_pool
 from .synthetic_parts.priors import HumanRegion, TextRegion, human_prior, text_prior
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ..report import upsample_maps
 from . import metrics
 
 __all__ = [
@@ -59,26 +60,6 @@ def to_jsonable(value: Any) -> Any:
 
 def _floats(values: np.ndarray) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
-
-
-def upsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """float32 [K, H, W]: bilinear resize of [K, h, w] maps, ``align_corners=False``.
-
-    The same interpolation as `privobf.report.upsample_map` (and the model's own upsampling), so
-    an evaluated mask is the mask a user would get from the report. Maps already at `size` are
-    returned unchanged, without a round trip through torch.
-    """
-    maps = np.asarray(maps, dtype=np.float32)
-    if maps.ndim != 3:
-        raise ValueError(f"maps must be [K, h, w], got shape {maps.shape}")
-    size = (int(size[0]), int(size[1]))
-    if maps.shape[1:] == size:
-        return maps
-    import torch
-    import torch.nn.functional as F
-
-    tensor = torch.from_numpy(np.ascontiguousarray(maps))[None]
-    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0].numpy()
 
 
 class MaskEvaluator:

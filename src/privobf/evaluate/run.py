@@ -77,7 +77,7 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         attributes.process(probs=report.probabilities, labels=labels > 0)
         size = sample.image.shape[:2]
         localisation.process(maps=report.attention_maps, gt_masks=sample.masks, present=regions, image_size=size)
-        found = np.asarray([p >= report.attribute_threshold and a != "a0_safe" for a, p in zip(ids, report.probabilities)])
+        found = np.isin(ids, report.present())
         end_to_end.process(maps=report.attention_maps, gt_masks=sample.masks, present=found, image_size=size)
         hidden = obfuscate(sample.image, report, hide=truth, mode="solid")
         protection.process(before=sample.image, after=hidden, gt_masks=sample.masks)

@@ -23,7 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..attributes import UserProfiles, Vocabulary, vispr_profiles
-from ..checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from ..atomic import atomic_write
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data.batching import Batch, TrainingCollator
 from ..models.config import Preset
 from ..models.loading import build_model
