@@ -2,7 +2,10 @@
 
 A sample is anything with `image` (uint8 [H, W, 3]), `labels` (attribute ids) and optionally
 `human_prior` / `text_prior` (float [H, W] in [0, 1]): the synthetic `Scene` and every dataset
-reader of `privobf.data` produce such objects.
+reader of `privobf.data` produce such objects. A sample may also name `unknown` attribute ids:
+attributes its source does not annotate (the faces of COCO persons, say). Their labels are left out
+of the classification losses and their privacy scores turn into an interval (see `privacy_loss`),
+so a partly labelled photo never teaches the model that a face is absent.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ class Batch:
     labels: torch.Tensor  # float [B, K] multi-hot
     privacy_targets: torch.Tensor  # float [B, P] per-profile scores in [0, 1]
     priors: torch.Tensor | None  # float [B, 2, S, S] (human, text); NaN-filled for images without priors
+    label_known: torch.Tensor | None = None  # float [B, K]: 1 where the label is annotated; None: all are
+    privacy_upper: torch.Tensor | None = None  # float [B, P]: highest score the unknown labels allow; None: = targets
 
     def to(self, device: torch.device | str, channels_last: bool = False) -> "Batch":
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -30,7 +35,7 @@ class Batch:
             self.images.to(device, non_blocking=True).contiguous(memory_format=memory_format),
             self.labels.to(device, non_blocking=True),
             self.privacy_targets.to(device, non_blocking=True),
-            None if self.priors is None else self.priors.to(device, non_blocking=True),
+            *(None if t is None else t.to(device, non_blocking=True) for t in (self.priors, self.label_known, self.privacy_upper)),
         )
 
 
@@ -75,7 +80,7 @@ class TrainingCollator:
 
     def __call__(self, samples: Sequence[Any]) -> Batch:
         size = (self.image_size, self.image_size)
-        images, labels, priors = [], [], []
+        images, labels, unknown, priors = [], [], [], []
         any_prior = False
         for sample in samples:
             image = image_to_tensor(sample.image, size)
@@ -90,10 +95,14 @@ class TrainingCollator:
             images.append(image)
             priors.append(prior)
             labels.append(self.vocabulary.encode(sample.labels))
-        label_array = np.stack(labels)
+            unknown.append(self.vocabulary.encode(getattr(sample, "unknown", None) or ()))
+        label_array, unknown_array = np.stack(labels), np.stack(unknown)
+        partial = bool(unknown_array.any())
         return Batch(
             torch.stack(images),
             torch.from_numpy(label_array),
             torch.from_numpy(self.profiles.scores(label_array, "max")),
             torch.stack(priors) if any_prior else None,
+            torch.from_numpy(1.0 - unknown_array) if partial else None,
+            torch.from_numpy(self.profiles.scores(np.maximum(label_array, unknown_array), "max")) if partial else None,
         )

@@ -238,7 +238,10 @@ class Trainer:
             batch = batch.to(device, channels_last)
             with _autocast(device, train.amp):
                 output = wrapped(batch.images, batch.priors, crop_generator)
-                terms = total_loss(output, batch.labels, batch.privacy_targets, train.loss_weights, self.preset.model)
+                terms = total_loss(
+                    output, batch.labels, batch.privacy_targets, train.loss_weights, self.preset.model,
+                    batch.label_known, batch.privacy_upper,
+                )
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             if train.grad_clip:

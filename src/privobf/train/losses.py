@@ -30,33 +30,54 @@ def image_loss(global_crops: torch.Tensor, crop_maps: torch.Tensor, normalise_cr
     return difference.pow(2).sum(dim=1).mean()
 
 
-def cropped_loss(crop_class_scores: torch.Tensor, labels: torch.Tensor, n_crops: int) -> torch.Tensor:
+def known_label_bce(logits: torch.Tensor, labels: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean binary cross-entropy with logits over the annotated labels only.
+
+    `known` (same shape, 1 = annotated) comes from partly labelled sources; without it, or when every
+    label is annotated, this is exactly `F.binary_cross_entropy_with_logits(logits, labels)`.
+    """
+    if known is None:
+        return F.binary_cross_entropy_with_logits(logits, labels)
+    per_label = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    return (per_label * known).sum() / known.sum().clamp(min=1.0)
+
+
+def cropped_loss(crop_class_scores: torch.Tensor, labels: torch.Tensor, n_crops: int, known: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 3: multi-label soft-margin loss on the pooled crop maps, every crop carrying its image's labels.
 
     (−1/NC) Σ_i Σ_c [y log σ(f) + (1 − y) log(1 − σ(f))] is exactly the mean binary cross-entropy with logits.
     """
-    crop_labels = labels.repeat_interleave(n_crops, dim=0)
-    return F.binary_cross_entropy_with_logits(crop_class_scores, crop_labels)
+    crop_known = None if known is None else known.repeat_interleave(n_crops, dim=0)
+    return known_label_bce(crop_class_scores, labels.repeat_interleave(n_crops, dim=0), crop_known)
 
 
-def privacy_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. 4: (1/N) Σ_i MSE(f(V), y_i), i over the user profiles whose preferences give the targets."""
-    return F.mse_loss(predicted, target)
+def privacy_loss(predicted: torch.Tensor, target: torch.Tensor, upper: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 4: (1/N) Σ_i MSE(f(V), y_i), i over the user profiles whose preferences give the targets.
+
+    With partly labelled images the true score is only known to lie in [target, upper] (max pooling:
+    an unannotated face may raise it, nothing can lower it); the squared distance to that interval
+    is the loss, which is eq. 4 exactly when upper == target.
+    """
+    if upper is None:
+        return F.mse_loss(predicted, target)
+    below = (target - predicted).clamp(min=0.0)
+    above = (predicted - upper).clamp(min=0.0)
+    return (below.pow(2) + above.pow(2)).mean()
 
 
-def attribute_loss(attribute_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def attribute_loss(attribute_logits: torch.Tensor, labels: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 5: per-attribute binary cross-entropy.
 
     The paper calls q "the softmax output"; a softmax across attributes cannot give independent
     per-attribute probabilities for multi-label images, and eq. 5's form is the per-attribute
     binary cross-entropy, so q = sigmoid(logit) here.
     """
-    return F.binary_cross_entropy_with_logits(attribute_logits, labels)
+    return known_label_bce(attribute_logits, labels, known)
 
 
-def cam_image_loss(class_scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def cam_image_loss(class_scores: torch.Tensor, labels: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
     """The "Attention (Image)" task of Table 4: multi-label soft margin on Model-Image's pooled maps."""
-    return F.binary_cross_entropy_with_logits(class_scores, labels)
+    return known_label_bce(class_scores, labels, known)
 
 
 @dataclass
@@ -71,11 +92,16 @@ def total_loss(
     privacy_targets: torch.Tensor | None,
     weights: LossWeights,
     config: ModelConfig,
+    label_known: torch.Tensor | None = None,
+    privacy_upper: torch.Tensor | None = None,
 ) -> LossTerms:
-    """Eq. 1: λ1 L_img + λ2 L_cr + λ3 L_priv + λ4 L_att (+ the Attention(Image) CAM term)."""
+    """Eq. 1: λ1 L_img + λ2 L_cr + λ3 L_priv + λ4 L_att (+ the Attention(Image) CAM term).
+
+    `label_known` / `privacy_upper` describe partly labelled images (see `privobf.data.batching`).
+    """
     parts: dict[str, torch.Tensor] = {}
     image = output.image
-    parts["cam_image"] = cam_image_loss(image.class_scores, labels)
+    parts["cam_image"] = cam_image_loss(image.class_scores, labels, label_known)
     if output.cropped is not None and output.global_crops is not None:
         parts["image"] = image_loss(
             output.global_crops,
@@ -83,11 +109,11 @@ def total_loss(
             config.crop_map_normalisation == "softmax",
             config.detach_crop_maps,
         )
-        parts["cropped"] = cropped_loss(output.cropped.class_scores, labels, config.n_crops)
+        parts["cropped"] = cropped_loss(output.cropped.class_scores, labels, config.n_crops, label_known)
     if image.privacy is not None and privacy_targets is not None:
-        parts["privacy"] = privacy_loss(image.privacy, privacy_targets)
+        parts["privacy"] = privacy_loss(image.privacy, privacy_targets, privacy_upper)
     if image.attribute_logits is not None and config.attribute_head == "separate":
-        parts["attribute"] = attribute_loss(image.attribute_logits, labels)
+        parts["attribute"] = attribute_loss(image.attribute_logits, labels, label_known)
     elif image.attribute_logits is not None:
         # With the shared head the attribute task *is* the CAM classification: count it once.
         parts["attribute"] = parts.pop("cam_image")

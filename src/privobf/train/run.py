@@ -15,7 +15,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="paper | default | tiny (default: default)")
     parser.add_argument("--data", default="synthetic", help=(
         "data source: synthetic (default) | privmini | vispr | voc | coco | yolo | openalpr | sroie; "
-        "all but synthetic read --data-root"))
+        "all but synthetic read --data-root. Mix sources with +, repeat one with *N, e.g. synthetic+privmini*2: "
+        "attributes a source does not annotate are left out of its images' losses"))
     parser.add_argument("--data-root", help="folder of the data set, in its original layout (see docs/recipes.md)")
     parser.add_argument("--split", help="training split of --data (e.g. train, train_aug, train2014); default: train")
     parser.add_argument("--val-split", help="held-out split scored after every epoch (real data sets)")
@@ -86,20 +87,59 @@ def preset_from_arguments(args: argparse.Namespace):
     )
 
 
-def training_data(args: argparse.Namespace, image_size: int, split: str):
-    """The data set `--data` names: synthetic scenes (generated) or a real data set read from --data-root."""
+def parse_data_spec(spec: str) -> list[tuple[str, int]]:
+    """`synthetic+privmini*2` -> [("synthetic", 1), ("privmini", 2)]: sources to mix, each with its repeat count."""
+    parts = []
+    for token in spec.split("+"):
+        name, _, repeat = token.strip().partition("*")
+        try:
+            count = int(repeat) if repeat else 1
+        except ValueError:
+            raise ValueError(f"--data: {token!r} is not NAME or NAME*COUNT") from None
+        if not name or count < 1:
+            raise ValueError(f"--data: {token!r} is not NAME or NAME*COUNT with COUNT >= 1")
+        parts.append((name, count))
+    return parts
+
+
+def _one_source(name: str, args: argparse.Namespace, image_size: int, split: str):
     from ..data.sources import build_source
 
-    if args.data == "synthetic":
+    if name == "synthetic":
         n = args.train_size if split == "train" else args.val_size
         seed = args.data_seed if split == "train" else args.data_seed + 10_000
         return build_source("synthetic", n=n, image_size=image_size, seed=seed, split=split)
     if not args.data_root:
-        raise ValueError(f"--data {args.data} needs --data-root (the folder of the data set)")
+        raise ValueError(f"--data {name} needs --data-root (the folder of the data set)")
     options = {"root": args.data_root}
-    if args.data not in ("openalpr", "sroie"):
+    if name not in ("openalpr", "sroie"):
         options["split"] = split
-    return build_source(args.data, **options)
+    return build_source(name, **options)
+
+
+def training_data(args: argparse.Namespace, image_size: int, split: str):
+    """The data `--data` names: one source, or several joined by `+` (see `privobf.data.mixing`)."""
+    from ..data.mixing import MixedSources
+
+    parts = parse_data_spec(args.data)
+    if len(parts) == 1 and parts[0][1] == 1:
+        return _one_source(parts[0][0], args, image_size, split)
+    return MixedSources([(name, _one_source(name, args, image_size, split), repeat) for name, repeat in parts])
+
+
+def validation_data(args: argparse.Namespace, image_size: int):
+    """Held-out data scored after every epoch: synthetic (--val-size) and/or real (--val-split) parts."""
+    from ..data.mixing import MixedSources
+
+    parts = []
+    for name, _ in parse_data_spec(args.data):
+        if name == "synthetic" and args.val_size:
+            parts.append((name, _one_source(name, args, image_size, "val"), 1))
+        elif name != "synthetic" and args.val_split:
+            parts.append((name, _one_source(name, args, image_size, args.val_split), 1))
+    if not parts:
+        return None
+    return parts[0][1] if len(parts) == 1 else MixedSources(parts)
 
 
 def run_training(args: argparse.Namespace) -> int:
@@ -114,11 +154,7 @@ def run_training(args: argparse.Namespace) -> int:
         return 2
     try:
         train_data = training_data(args, preset.model.image_size, args.split or "train")
-        val_data = None
-        if args.data == "synthetic" and args.val_size:
-            val_data = training_data(args, preset.model.image_size, "val")
-        elif args.data != "synthetic" and args.val_split:
-            val_data = training_data(args, preset.model.image_size, args.val_split)
+        val_data = validation_data(args, preset.model.image_size)
     except (FileNotFoundError, ValueError) as error:
         print(f"privobf: error: {error}", file=sys.stderr)
         return 2
