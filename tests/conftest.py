@@ -8,6 +8,11 @@ from pathlib import Path
 
 # Spinning OpenMP threads slow torch ~100x when another process holds the other core (CI runs on 2 cores).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Prior caches of training runs go to a throw-away folder, never into the user's ~/.cache.
+if "PRIVOBF_TEST_KEEP_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="privobf-test-cache-")
 
 import numpy as np
 import pytest

@@ -45,9 +45,9 @@ def vispr_root(tmp_path):
     return root
 
 
-def _train(data, root, out):
+def _train(data, root, out, *extra):
     return main(["train", "--preset", "tiny", "--data", data, "--data-root", str(root), "--epochs", "1",
-                 "--out", str(out), "--no-progress"])
+                 "--out", str(out), "--no-progress", *extra])
 
 
 def test_voc_recipe_trains_without_the_privacy_task(voc_root, tmp_path, capsys):
@@ -58,12 +58,17 @@ def test_voc_recipe_trains_without_the_privacy_task(voc_root, tmp_path, capsys):
     assert "privacy task switched off" in capsys.readouterr().err
 
 
-def test_vispr_recipe_trains_all_tasks_on_the_68_attributes(vispr_root, tmp_path):
-    assert _train("vispr", vispr_root, tmp_path / "run") == 0
+def test_vispr_recipe_trains_all_tasks_on_the_68_attributes(vispr_root, tmp_path, capsys):
+    assert _train("vispr", vispr_root, tmp_path / "run", "--prior-cache", str(tmp_path / "priors")) == 0
     checkpoint = load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert len(checkpoint.attribute_ids) == 68
     assert checkpoint.metadata["preset"]["model"]["use_privacy_task"] is True
     assert checkpoint.metadata["trained"]["train_size"] == 4
+    # Real photos get provider priors, computed once and cached: a second run reads them back.
+    assert len(list((tmp_path / "priors").rglob("*.npz"))) == 4 * 4  # 4 images x 4 default providers
+    assert '"misses": 16' in capsys.readouterr().err
+    assert _train("vispr", vispr_root, tmp_path / "again", "--prior-cache", str(tmp_path / "priors"), "--epochs", "1") == 0
+    assert '"hits": 16, "misses": 0' in capsys.readouterr().err
 
 
 def test_real_data_without_a_root_or_with_an_empty_one_is_a_usage_error(tmp_path, capsys):

@@ -79,7 +79,7 @@ def test_multiscale_flip_and_priors_change_the_maps_but_not_the_shapes(tiny_mode
 def test_cli_scan_goes_past_a_broken_file_and_says_which(tiny_model, photo_folder, capsys):
     code = main(["scan", str(photo_folder), "--model", str(tiny_model), "--json"])
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 1, captured.err
     assert "broken.jpg" in captured.err and "Traceback" not in captured.err
     reports = json.loads(captured.out)
     assert sorted(r["file"].split("/")[-1] for r in reports) == ["a.png", "b.jpg"]

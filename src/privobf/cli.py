@@ -44,17 +44,21 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip", action="store_true", help="skip the mirrored pass (faster, slightly worse maps)")
     parser.add_argument("--threshold", type=float, default=None, help="attribute probability that counts as present (default 0.5)")
     parser.add_argument("--mask-threshold", type=float, default=None, help="attention value that counts as inside a mask (default 0.3)")
+    from .priors.options import add_prior_arguments
+
+    add_prior_arguments(parser)
 
 
 def _scanner(args: argparse.Namespace):
     from dataclasses import replace
 
     from .checkpoint import CheckpointError
+    from .priors.options import prior_set_from_arguments
     from .scanning import Scanner
 
     try:
-        scanner = Scanner(args.model, profile=args.profile)
-    except (CheckpointError, KeyError) as error:
+        scanner = Scanner(args.model, profile=args.profile, prior_set=prior_set_from_arguments(args))
+    except (CheckpointError, KeyError, ValueError) as error:
         raise UsageError(str(error).strip("'\"")) from None
     changes = {}
     if args.scales:

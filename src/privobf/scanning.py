@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from .models.config import InferenceConfig
 from .models.loading import load_image_model
 from .models.privobfnet import ImageModel
 from .report import PrivacyReport
+
+if TYPE_CHECKING:
+    from .priors import PriorMaps, PriorSet
 
 ImageInput = np.ndarray | str | os.PathLike
 
@@ -61,7 +64,10 @@ class Scanner:
         profile: int | str | None = None,
         profiles: UserProfiles | None = None,
         device: str = "cpu",
+        prior_set: "PriorSet | None" = None,
     ):
+        """prior_set: providers whose human / text masks are computed for every scanned image when the
+        caller passes no priors (None: the model runs without priors)."""
         self.model = model if isinstance(model, ImageModel) else load_image_model(model)
         self.model.to(device).eval()
         self.device = device
@@ -70,6 +76,7 @@ class Scanner:
         self.vocabulary = vocabulary_from_ids(self.model.attribute_ids)
         self.profiles = profiles or vispr_profiles(self.vocabulary)
         self.profile = profile
+        self.prior_set = prior_set
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray, priors: Mapping[str, np.ndarray | None] | None = None) -> dict[str, Any]:
@@ -111,8 +118,18 @@ class Scanner:
             from .imageio import load_image
 
             pixels = load_image(image).pixels
-        raw = self.predict(pixels, priors)
         notes = []
+        if priors is not None:
+            prior_record: dict[str, Any] = {k: ("given" if v is not None else "absent") for k, v in priors.items()}
+        elif self.prior_set is not None:
+            maps = self.prior_set(pixels)
+            priors = maps.for_model()
+            prior_record = prior_summary(maps, self.prior_set)
+            notes.extend(f"prior provider {name} unavailable: {why}" for name, why in self.prior_set.unavailable.items())
+            notes.extend(f"prior provider {name} failed on this image: {why}" for name, why in maps.errors.items())
+        else:
+            prior_record = {"human": "off", "text": "off"}
+        raw = self.predict(pixels, priors)
         profile_scores = raw["profile_scores"]
         if profile_scores is None:
             # No privacy head: the score follows from the attribute probabilities and the profiles.
@@ -133,9 +150,21 @@ class Scanner:
             attribute_threshold=self.inference.attribute_threshold,
             mask_threshold=self.inference.mask_threshold,
             model=dict(getattr(self.model, "source", {})),
-            priors={k: ("given" if v is not None else "absent") for k, v in (priors or {}).items()},
+            priors=prior_record,
             notes=notes,
         )
+
+
+def prior_summary(maps: "PriorMaps", prior_set: "PriorSet") -> dict[str, Any]:
+    """The report's record of the priors: which providers ran (versions), what each found, how long it took."""
+    return {
+        "human": "computed" if maps.human is not None else "absent",
+        "text": "computed" if maps.text is not None else "absent",
+        **prior_set.describe(),
+        "detections": {name: len(result.boxes) for name, result in maps.results.items()},
+        "seconds": {name: round(value, 4) for name, value in maps.seconds.items()},
+        "errors": dict(maps.errors),
+    }
 
 
 _default_scanner: Scanner | None = None

@@ -58,7 +58,7 @@ class _Ref:
 def _stems(source: str, dataset) -> list[str | None]:
     """File stems without decoding any image (each reader keeps its index); None: no ground truth."""
     if source == "coco128":  # without segmentation labels we cannot say whether a person is shown
-        return [entry.image_path.stem if entry.label_path is not None else None for entry in dataset._entries]
+        return [dataset.image_stem(i) if dataset.has_labels(i) else None for i in range(len(dataset))]
     if source == "openalpr":
         return [entry.image_id for entry in dataset.entries]
     return [receipt.image_id for receipt in dataset.receipts]

@@ -159,6 +159,13 @@ class YoloDataset(Dataset):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def has_labels(self, index: int) -> bool:
+        """Whether image `index` has a label file (without one, what it shows is unknown), without decoding it."""
+        return self._entries[index].label_path is not None
+
+    def image_stem(self, index: int) -> str:
+        return self._entries[index].image_path.stem
+
     def __getitem__(self, index: int) -> LabelledImage:
         entry = self._entries[index]
         pixels = load_image(entry.image_path).pixels

@@ -44,8 +44,11 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=300, help="synthetic: number of held-out scenes (default 300)")
     parser.add_argument("--data-seed", type=int, default=10_000, help="synthetic: seed of the held-out scenes (default 10000)")
     parser.add_argument("--image-size", type=int, help="synthetic: scene side in pixels (default: the model's input side)")
-    parser.add_argument("--priors", choices=["on", "off"], default="off", help=(
-        "give the scanner the scenes' simulated human/text prior masks (on) or not (off, as `privobf scan` runs today)"))
+    from ..priors.options import add_prior_arguments
+
+    add_prior_arguments(parser, default="off", help_text=(
+        "on: weight the maps by priors: the data's own where it has them (the synthetic scenes' simulated masks), "
+        "else computed by --prior-providers (real photos); off (default): no priors"))
     parser.add_argument("--mask-threshold", type=float, help="override the model's fixed mask threshold (say so when reporting)")
     parser.add_argument("--min-positives", type=int, default=10, help="attributes with fewer positives are left out of means")
     parser.add_argument("--out", help="write the JSON report here (default: print it)")
@@ -63,13 +66,17 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
     localisation, end_to_end, protection = MaskEvaluator(ids, threshold), MaskEvaluator(ids, threshold), ProtectionEvaluator()
     boxes: dict[str, BoxCoverageEvaluator] = {}  # per attribute, for data whose ground truth is boxes
     started = time.perf_counter()
+    prior_seconds: dict[str, float] = {}
     for sample in dataset:
         unknown = sorted(set(sample.labels) - set(ids))
         if unknown:
             raise ValueError(f"the model does not know the attributes {unknown} of this data set; evaluate a model trained on them")
         human, text = getattr(sample, "human_prior", None), getattr(sample, "text_prior", None)
-        priors = {"human": human, "text": text} if use_priors else None
+        # Data with its own priors gives them; otherwise the scanner's providers (if any) compute them.
+        priors = {"human": human, "text": text} if use_priors and (human is not None or text is not None) else None
         report = scanner.scan(sample.image, priors)
+        for name, value in report.priors.get("seconds", {}).items():
+            prior_seconds[name] = prior_seconds.get(name, 0.0) + value
         labels = vocabulary.encode(sample.labels)
         truth = [a for a in sample.labels if a != "a0_safe"]
         regions = vocabulary.encode(truth) > 0  # a0_safe is a label, not a region: it has no mask to score
@@ -93,14 +100,20 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         "protection": protection.evaluate(),
         "box_coverage": {attribute_id: evaluator.evaluate() for attribute_id, evaluator in sorted(boxes.items())},
         "seconds_per_image": seconds / max(1, len(dataset)),
+        "prior_seconds_per_image": {name: value / max(1, len(dataset)) for name, value in prior_seconds.items()},
     }
 
 
 def run_evaluation(args: argparse.Namespace) -> int:
     from ..data.sources import build_source
+    from ..priors.options import prior_set_from_arguments
     from ..scanning import Scanner
 
-    scanner = Scanner(args.model)
+    try:
+        scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
+    except ValueError as error:
+        print(f"privobf: error: {error}", file=sys.stderr)
+        return 2
     if args.mask_threshold is not None:
         scanner.inference = replace(scanner.inference, mask_threshold=args.mask_threshold)
     size = args.image_size or scanner.model.config.image_size
@@ -123,6 +136,7 @@ def run_evaluation(args: argparse.Namespace) -> int:
         "model": getattr(scanner.model, "source", {}),
         "data": data_setup,
         "priors": args.priors,
+        "prior_providers": scanner.prior_set.describe() if scanner.prior_set is not None else None,
         "mask_threshold": scanner.inference.mask_threshold,
         "mask_threshold_source": "override" if args.mask_threshold is not None else "fixed in the model's preset",
         "attribute_threshold": scanner.inference.attribute_threshold,

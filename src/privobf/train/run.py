@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..models.config import PRESETS, get_preset
@@ -38,6 +40,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss-weights", help=(
         "override λ of eq. 1, e.g. image=1,cropped=1,privacy=1,attribute=1,cam_image=1 (paper: image=10, others 1)"))
     parser.add_argument("--no-priors", action="store_true", help="do not weight attention maps by human / text priors")
+    parser.add_argument("--prior-providers", default=None, help=(
+        "providers of the human / text priors of real photos (default: those of `privobf scan`); "
+        "synthetic scenes keep their simulated priors"))
+    parser.add_argument("--prior-cache", help="folder of cached prior masks (default: $XDG_CACHE_HOME/privobf/priors)")
     parser.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (quick runs)")
     parser.add_argument("--seed", type=int, help="training seed (default: the preset's)")
     parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
@@ -114,7 +120,26 @@ def _one_source(name: str, args: argparse.Namespace, image_size: int, split: str
     options = {"root": args.data_root}
     if name not in ("openalpr", "sroie"):
         options["split"] = split
-    return build_source(name, **options)
+    dataset = build_source(name, **options)
+    return dataset if args.no_priors else _with_provider_priors(dataset, args, f"{name} {split}")
+
+
+def default_prior_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "privobf" / "priors"
+
+
+def _with_provider_priors(dataset, args: argparse.Namespace, description: str):
+    """Real photos get provider priors, computed once with a progress bar and cached (paper: "in advance")."""
+    from ..priors.attach import WithPriors, precompute_priors
+    from ..priors.options import parse_provider_names
+    from ..priors.prior_set import DEFAULT_PROVIDERS, PriorSet
+
+    names = parse_provider_names(args.prior_providers) if args.prior_providers else list(DEFAULT_PROVIDERS)
+    priors = PriorSet(names, cache=args.prior_cache or default_prior_cache())
+    stats = precompute_priors(dataset, priors, progress=not args.no_progress, description=f"priors for {description}")
+    print(f"privobf: priors for {description}: {json.dumps(stats, sort_keys=True)}", file=sys.stderr)
+    return WithPriors(dataset, priors)
 
 
 def training_data(args: argparse.Namespace, image_size: int, split: str):

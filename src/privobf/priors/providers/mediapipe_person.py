@@ -1,0 +1,45 @@
+"""People from MediaPipe selfie segmentation: a soft foreground (person) mask."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import PriorResult, register_provider
+from ._mediapipe import build_quietly, import_solution, mediapipe_version
+from ..geometry import check_image, detection_image, mask_to_size, too_small
+
+NAME = "mediapipe-person"
+EXTRA = "priors"
+_NEGLIGIBLE = 1.0 / 255  # below one grey level of an 8-bit mask
+
+
+@register_provider(NAME)
+class MediaPipePersonProvider:
+    """Soft person mask from MediaPipe selfie segmentation, resized back to the input.
+
+    model_selection=0 (the square 256x256 "general" model) by default: on the 51 COCO128 images with person
+    polygons it reached mean IoU 0.434 with the ground truth (mask > 0.5) against 0.400 for the landscape
+    model 1 (recall 0.556 vs 0.583); full-body photos of any aspect ratio suit the square model better.
+    """
+
+    name = NAME
+    kind = "person"
+
+    def __init__(self, model_selection: int = 0, max_side: int = 1280):
+        selfie_segmentation = import_solution(NAME, EXTRA, "selfie_segmentation")
+        self.model_selection, self.max_side = int(model_selection), int(max_side)
+        self._segment = build_quietly(lambda: selfie_segmentation.SelfieSegmentation(model_selection=self.model_selection))
+        self.version = f"mediapipe-{mediapipe_version()}/selfie_segmentation/r1/model={self.model_selection}/max_side={self.max_side}"
+
+    def __call__(self, image: np.ndarray) -> PriorResult:
+        image = check_image(image, NAME)
+        height, width = image.shape[:2]
+        if too_small(image):
+            return PriorResult.empty(height, width)
+        small, _factor = detection_image(image, self.max_side)
+        result = self._segment(np.ascontiguousarray(small))
+        if result.segmentation_mask is None:
+            return PriorResult.empty(height, width)
+        mask = mask_to_size(result.segmentation_mask, height, width)
+        mask[mask < _NEGLIGIBLE] = 0.0  # the network's ~1e-16 background becomes a true zero (sparser, cleaner)
+        return PriorResult(mask)
