@@ -37,6 +37,40 @@ def per_attribute_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+PRIVMINI_ATTRIBUTES = [("person", "x1_person_body"), ("plate", "a103_license_plate_complete"),
+                      ("address", "a74_address_current_complete"), ("date", "a82_date_time")]
+
+
+def privmini_table(files: dict[str, Path]) -> str:
+    """PrivMini val side by side: AP and localisation per attribute, score correlation, protection."""
+    header = ["model / priors", *(f"AP {short}" for short, _ in PRIVMINI_ATTRIBUTES), "Pearson", "Spearman", "L1",
+              "IoU person", "plate box recall@0.5", "address line recall@0.5", "date line recall@0.5", "leak rate",
+              "over-obfuscation"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, path in files.items():
+        r = json.loads(path.read_text())
+        ap = r["attributes"]["ap"]
+        boxes = r["box_coverage"]
+        cells = [label, *(fmt(ap.get(attribute)) for _, attribute in PRIVMINI_ATTRIBUTES),
+                 fmt(r["privacy_score"]["pearson"]), fmt(r["privacy_score"]["spearman"]), fmt(r["privacy_score"]["l1"]),
+                 fmt(r["masks_localisation"]["iou"].get("x1_person_body")),
+                 *(fmt(boxes.get(attribute, {}).get("recall")) for _, attribute in PRIVMINI_ATTRIBUTES[1:]),
+                 fmt(r["protection"]["leak_rate"]), fmt(r["protection"]["over_obfuscation"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def privmini_files() -> dict[str, Path]:
+    folder = RESULTS / "privmini"
+    order = ["synthetic-only", "privmini-only", "mixed"]
+    files = sorted(folder.glob("*.priors-*.json"), key=lambda p: (order.index(p.name.split(".")[0]) if p.name.split(".")[0] in order else 9, p.name))
+    return {f"{p.name.split('.')[0]} / priors {p.name.split('priors-')[1].split('.')[0]}": p for p in files}
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["privmini"]:
+    print(privmini_table(privmini_files()))
+    sys.exit(0)
+
 if __name__ == "__main__":
     default = {"priors off": RESULTS / "eval_default_priors-off.json", "priors on (simulated)": RESULTS / "eval_default_priors-on.json"}
     print(evaluation_table({k: v for k, v in default.items() if v.exists()}))

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m privobf.demo", description=__doc__)
     parser.add_argument("--out", default="demo-output", help="folder for the results (default demo-output)")
     parser.add_argument("--model", help="model file; default: the embedded model")
+    from .priors.options import add_prior_arguments, prior_set_from_arguments
+
+    add_prior_arguments(parser)
     args = parser.parse_args(argv)
 
     from .imageio import save_image_atomic
@@ -49,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    scanner = Scanner(args.model)
+    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
     print(f"model: {scanner.model.source['path']} (preset {scanner.model.preset.name}, sha256 {scanner.model.source['sha256']})")
+    if scanner.prior_set is not None:
+        described = scanner.prior_set.describe()
+        print(f"priors: {', '.join(described['providers']) or 'none'}"
+              + "".join(f"; {name} unavailable" for name in described["unavailable"]))
     print(f"{'image':<12} {'score':>5}  hidden (probability)")
     for name, image in sample_images():
         report = scanner.scan(image)
