@@ -56,6 +56,18 @@ def test_voc_recipe_trains_without_the_privacy_task(voc_root, tmp_path, capsys):
     assert checkpoint.attribute_ids[:2] == ["aeroplane", "bicycle"] and len(checkpoint.attribute_ids) == 20
     assert checkpoint.metadata["preset"]["model"]["use_privacy_task"] is False
     assert "privacy task switched off" in capsys.readouterr().err
+    # Table 5's seed quality: CAM label maps against SegmentationClass, 255 ignored, one confusion matrix.
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--model", str(tmp_path / "run" / "model-image.safetensors"), "--data", "voc",
+                 "--data-root", str(voc_root), "--split", "train", "--priors", "off", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["privacy_score"] is None  # no VISPR profile rates VOC classes
+    seeds = result["seeds_label_map"]
+    assert seeds["n_images"] == 4 and set(seeds["iou"]) >= {"background", "person", "car"}
+    confusion = np.array(seeds["confusion"])
+    assert confusion.sum() == 4 * (64 * 64 - 32)  # the 32 boundary pixels per image are ignored
+    truth = confusion.sum(axis=1)  # rows: ground truth (background, then the 20 classes)
+    assert truth[7] == 2 * 30 * 30 and truth[15] == 2 * 30 * 30 and truth[0] == 4 * (64 * 64 - 32 - 900)
 
 
 def test_vispr_recipe_trains_all_tasks_on_the_68_attributes(vispr_root, tmp_path, capsys):
@@ -64,6 +76,12 @@ def test_vispr_recipe_trains_all_tasks_on_the_68_attributes(vispr_root, tmp_path
     assert len(checkpoint.attribute_ids) == 68
     assert checkpoint.metadata["preset"]["model"]["use_privacy_task"] is True
     assert checkpoint.metadata["trained"]["train_size"] == 4
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--model", str(tmp_path / "run" / "model-image.safetensors"), "--data", "vispr",
+                 "--data-root", str(vispr_root), "--split", "train", "--priors", "off", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["privacy_score"]["n"] == 4 and "seeds_label_map" not in result
+    assert result["setup"]["data"]["source"] == "vispr" and result["attributes"]["n_images"] == 4
     # Real photos get provider priors, computed once and cached: a second run reads them back.
     assert len(list((tmp_path / "priors").rglob("*.npz"))) == 4 * 4  # 4 images x 4 default providers
     assert '"misses": 16' in capsys.readouterr().err

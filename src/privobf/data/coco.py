@@ -125,6 +125,10 @@ class CocoDataset(Dataset):
     does not fit the image are counted as items are read.
     """
 
+    # Evaluated as a label map like the WSSS lineage does: where instances of two categories overlap, the
+    # category listed later wins (privobf.evaluate.run.class_index_map).
+    exclusive_masks = True
+
     def __init__(self, root: str | Path, split: str = "val2017", class_map: dict[str, str] | None = None) -> None:
         self.root = Path(root)
         self.split = split

@@ -124,6 +124,7 @@ class VocDataset(Dataset):
     """Map-style VOC 2012 segmentation dataset; `vocabulary_ids` are the 20 object classes."""
 
     vocabulary_ids = list(VOC_CLASSES[1:])
+    exclusive_masks = True  # one class per pixel: evaluated as a label map (classic WSSS mIoU)
 
     def __init__(
         self,

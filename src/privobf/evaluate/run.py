@@ -9,7 +9,11 @@ Protocol (fixed before looking at any result, see docs/results.md):
   asks for the masks of the true attributes (how well the maps locate what is there); "end_to_end"
   uses the attributes the model itself finds (what a user gets);
 - protection: obfuscate the true attributes (solid fill) and count the ground-truth sensitive
-  pixels left unchanged (leak rate) and the other pixels changed (over-obfuscation).
+  pixels left unchanged (leak rate) and the other pixels changed (over-obfuscation);
+- data with exclusive class masks (PASCAL VOC, COCO): also the classic WSSS seed quality, one label
+  map per image (background where no present class reaches the fixed threshold, 255 ignored) scored
+  with one confusion matrix over the split;
+- data whose labels no VISPR profile rates (VOC, COCO classes): no privacy-score numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ..attributes import vispr_profiles, vocabulary_from_ids
 from .evaluators import (
     AttributeEvaluator,
     BoxCoverageEvaluator,
+    LabelMapEvaluator,
     MaskEvaluator,
     ProtectionEvaluator,
     ScoreEvaluator,
@@ -37,10 +42,13 @@ from .evaluators import (
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (.safetensors); default: the embedded model")
-    parser.add_argument("--data", default="synthetic", help="data source (default: synthetic held-out scenes)")
+    parser.add_argument("--data", default=None, help=(
+        "data source: synthetic (default without --data-root) | privmini (default with --data-root) | vispr | voc | "
+        "coco | yolo | openalpr | sroie"))
     parser.add_argument("--data-root", help=(
-        "run the PrivMini benchmark (val split) on a folder with coco128/, openalpr/eu/ and sroie/ "
-        "(the layout of ../shared/data); overrides --data"))
+        "folder of a real data set in its original layout; alone, the PrivMini benchmark on a folder with coco128/, "
+        "openalpr/eu/ and sroie/ (the layout of ../shared/data)"))
+    parser.add_argument("--split", help="split of a real data set (default: val; VISPR test: --split test, COCO: val2014)")
     parser.add_argument("--n", type=int, default=300, help="synthetic: number of held-out scenes (default 300)")
     parser.add_argument("--data-seed", type=int, default=10_000, help="synthetic: seed of the held-out scenes (default 10000)")
     parser.add_argument("--image-size", type=int, help="synthetic: scene side in pixels (default: the model's input side)")
@@ -62,6 +70,9 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
     vocabulary = vocabulary_from_ids(ids)
     profiles = vispr_profiles(vocabulary)
     threshold = scanner.inference.mask_threshold
+    rated = bool(profiles.sensitivity.max() > 0)  # VOC / COCO classes: no privacy score to compare with
+    exclusive = bool(getattr(dataset, "exclusive_masks", False))
+    label_map = LabelMapEvaluator(["background", *ids], threshold) if exclusive else None
     score, attributes = ScoreEvaluator(), AttributeEvaluator(ids, scanner.inference.attribute_threshold, min_positives)
     localisation, end_to_end, protection = MaskEvaluator(ids, threshold), MaskEvaluator(ids, threshold), ProtectionEvaluator()
     boxes: dict[str, BoxCoverageEvaluator] = {}  # per attribute, for data whose ground truth is boxes
@@ -80,7 +91,10 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         labels = vocabulary.encode(sample.labels)
         truth = [a for a in sample.labels if a != "a0_safe"]
         regions = vocabulary.encode(truth) > 0  # a0_safe is a label, not a region: it has no mask to score
-        score.process(pred=report.privacy_score, target=float(profiles.overall(labels)))
+        if rated:
+            score.process(pred=report.privacy_score, target=float(profiles.overall(labels)))
+        if label_map is not None:
+            label_map.process(maps=report.attention_maps, present=labels > 0, gt=class_index_map(sample, ids))
         attributes.process(probs=report.probabilities, labels=labels > 0)
         size = sample.image.shape[:2]
         localisation.process(maps=report.attention_maps, gt_masks=sample.masks, present=regions, image_size=size)
@@ -92,8 +106,8 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
             evaluator = boxes.setdefault(attribute_id, BoxCoverageEvaluator(coverage_threshold=0.5))
             evaluator.process(mask=report.mask(attribute_id), boxes=attribute_boxes)
     seconds = time.perf_counter() - started
-    return {
-        "privacy_score": score.evaluate(),
+    results = {
+        "privacy_score": score.evaluate() if rated else None,
         "attributes": attributes.evaluate(),
         "masks_localisation": localisation.evaluate(),
         "masks_end_to_end": end_to_end.evaluate(),
@@ -102,6 +116,20 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         "seconds_per_image": seconds / max(1, len(dataset)),
         "prior_seconds_per_image": {name: value / max(1, len(dataset)) for name, value in prior_seconds.items()},
     }
+    if label_map is not None:
+        results["seeds_label_map"] = label_map.evaluate()
+    return results
+
+
+def class_index_map(sample, ids: list[str]) -> np.ndarray:
+    """Exclusive class masks -> [H, W] label map: 0 background, k + 1 for class k, 255 ignored."""
+    height, width = sample.image.shape[:2]
+    gt = np.zeros((height, width), dtype=np.uint8 if len(ids) < 255 else np.int32)
+    for attribute_id, mask in sample.masks.items():
+        gt[mask] = ids.index(attribute_id) + 1
+    if getattr(sample, "ignore", None) is not None:
+        gt[sample.ignore] = 255
+    return gt
 
 
 def run_evaluation(args: argparse.Namespace) -> int:
@@ -117,19 +145,28 @@ def run_evaluation(args: argparse.Namespace) -> int:
     if args.mask_threshold is not None:
         scanner.inference = replace(scanner.inference, mask_threshold=args.mask_threshold)
     size = args.image_size or scanner.model.config.image_size
-    if args.data_root:
-        from ..data.privmini import PrivMini
-
+    source = args.data or ("privmini" if args.data_root else "synthetic")
+    if source != "synthetic":
+        if not args.data_root:
+            print(f"privobf: error: --data {source} needs --data-root (the folder of the data set)", file=sys.stderr)
+            return 2
+        split = args.split or "val"
+        options: dict[str, Any] = {"root": args.data_root}
+        if source not in ("openalpr", "sroie"):
+            options["split"] = split
         try:
-            dataset = PrivMini(args.data_root, split="val")
-        except FileNotFoundError as error:
+            dataset = build_source(source, **options)
+        except (FileNotFoundError, ValueError) as error:
             print(f"privobf: error: {error}", file=sys.stderr)
             return 2
-        data_setup = {"source": "privmini", "root": str(args.data_root), "split": "val", "images": dataset.source_counts(),
-                      "skipped": dataset.skips.summary()}
+        skips = getattr(dataset, "skips", None)
+        data_setup = {"source": source, "root": str(args.data_root), "split": options.get("split"), "n": len(dataset),
+                      "skipped": skips.summary() if skips is not None else "nothing skipped"}
+        if hasattr(dataset, "source_counts"):
+            data_setup["images"] = dataset.source_counts()
     else:
-        dataset = build_source(args.data, n=args.n, image_size=size, seed=args.data_seed, split="val")
-        data_setup = {"source": args.data, "n": args.n, "seed": args.data_seed, "split": "val", "image_size": size}
+        dataset = build_source("synthetic", n=args.n, image_size=size, seed=args.data_seed, split="val")
+        data_setup = {"source": "synthetic", "n": args.n, "seed": args.data_seed, "split": "val", "image_size": size}
     results = evaluate_model(scanner, dataset, use_priors=args.priors == "on", min_positives=args.min_positives)
     results["setup"] = {
         "command": " ".join(["privobf", *sys.argv[1:]]) if sys.argv and "evaluate" in sys.argv else "privobf evaluate",
@@ -147,7 +184,7 @@ def run_evaluation(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
         summary = {
-            "score_pearson": results["privacy_score"]["pearson"], "attribute_map": results["attributes"]["map"],
+            "score_pearson": (results["privacy_score"] or {}).get("pearson"), "attribute_map": results["attributes"]["map"],
             "miou_localisation": results["masks_localisation"]["miou"], "leak_rate": results["protection"]["leak_rate"],
         }
         print(json.dumps(to_jsonable(summary)))
