@@ -145,5 +145,7 @@ def test_package_level_scan_and_obfuscate(tiny_model):
     image = np.random.default_rng(3).integers(0, 255, (64, 80, 3), dtype=np.uint8)
     report = privobf.scan(image, model=tiny_model)
     assert report.image_size == (64, 80)
+    assert report.priors["providers"] and report.priors["human"] in ("computed", "absent")  # default priors ran
+    assert privobf.scan(image, model=tiny_model, prior_set=None).priors == {"human": "off", "text": "off"}
     hidden = privobf.obfuscate(image, report, hide=[report.attribute_ids[1]], mode="solid", threshold=0.0)
     assert hidden.shape == image.shape and (hidden == 0).all()  # threshold 0: the whole image is in the mask

@@ -167,15 +167,29 @@ def prior_summary(maps: "PriorMaps", prior_set: "PriorSet") -> dict[str, Any]:
     }
 
 
-_default_scanner: Scanner | None = None
+_DEFAULT_PRIORS = object()
+_shared_scanners: dict[bool, Scanner] = {}  # the embedded model with / without the default priors
 
 
-def scan(image: ImageInput, model: ImageModel | str | os.PathLike | None = None, **kwargs: Any) -> PrivacyReport:
-    """Scan one image (array or path) with `model` (default: the embedded model)."""
-    global _default_scanner
-    priors = kwargs.pop("priors", None)
-    if model is None and not kwargs:
-        if _default_scanner is None:
-            _default_scanner = Scanner()
-        return _default_scanner.scan(image, priors)
-    return Scanner(model, **kwargs).scan(image, priors)
+def scan(
+    image: ImageInput,
+    model: ImageModel | str | os.PathLike | None = None,
+    *,
+    priors: Mapping[str, np.ndarray | None] | None = None,
+    prior_set: "PriorSet | None | object" = _DEFAULT_PRIORS,
+    **kwargs: Any,
+) -> PrivacyReport:
+    """Scan one image (array or path) with `model` (default: the embedded model).
+
+    Like `privobf scan`, the default providers compute the human / text priors; `prior_set=None`
+    turns them off, a `PriorSet` of your own replaces them, and `priors={"human": ..., "text": ...}`
+    gives this image's masks directly. The embedded model is loaded once per process.
+    """
+    from .priors import PriorSet
+
+    default_priors = prior_set is _DEFAULT_PRIORS
+    if model is None and not kwargs and (default_priors or prior_set is None):
+        if default_priors not in _shared_scanners:
+            _shared_scanners[default_priors] = Scanner(prior_set=PriorSet() if default_priors else None)
+        return _shared_scanners[default_priors].scan(image, priors)
+    return Scanner(model, prior_set=PriorSet() if default_priors else prior_set, **kwargs).scan(image, priors)
