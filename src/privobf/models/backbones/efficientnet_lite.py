@@ -149,8 +149,9 @@ class EfficientNetLite0(Backbone):
         for index, block in enumerate(self._blocks):
             x = block(x)
             if index in self._stage_ends:
+                x = self._after_stage(len(outputs), x)
                 outputs.append(x)
-        outputs.append(F.relu6(self._bn1(self._conv_head(x))))
+        outputs.append(self._after_stage(len(outputs), F.relu6(self._bn1(self._conv_head(x)))))
         return outputs
 
 

@@ -58,6 +58,12 @@ class Backbone(nn.Module):
         # round-trip with the checkpoint formats users bring.
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        # Stage transforms (see set_stage_transform): a plain dict, so that an
+        # unhooked backbone pays one emptiness check per stage and its state
+        # dict is unchanged.  Transforms that are modules are also registered
+        # in ``stage_transform_modules`` (created on first use) so their
+        # parameters train, move with .to() and are saved.
+        self._stage_transforms: dict[int, Callable[[Tensor], Tensor]] = {}
 
     def normalise(self, images: Tensor) -> Tensor:
         """Map [0, 1] RGB to the statistics this backbone's weights expect."""
@@ -66,7 +72,63 @@ class Backbone(nn.Module):
         return (images - self.pixel_mean) / self.pixel_std
 
     def _stages(self, x: Tensor) -> list[Tensor]:
+        """Every stage's output; implementations call :meth:`_after_stage` at each stage end."""
         raise NotImplementedError
+
+    def set_stage_transform(self, index: int, fn: Callable[[Tensor], Tensor] | None) -> None:
+        """Transform stage ``index``'s output before anything downstream sees it.
+
+        ``index`` counts like :meth:`forward_stages` (0 = shallowest, -1 or
+        ``len(stage_channels) - 1`` = the final feature map).  The transformed
+        tensor is what the next stage consumes *and* what
+        :meth:`forward_stages`/:meth:`forward` report, so for example a DRS
+        transform on a middle stage changes every deeper feature.  ``None``
+        removes the transform at ``index``; setting one replaces the previous.
+        A transform that is an :class:`nn.Module` is registered as a submodule
+        (its parameters then appear in :meth:`parameters` and the state dict,
+        under ``stage_transform_modules.<index>.``); plain callables such as
+        the parameter-free DRS leave the module tree untouched.
+        """
+        index = self._stage_index(index)
+        modules = self._modules.get("stage_transform_modules")
+        if modules is not None and str(index) in modules:
+            del modules[str(index)]
+            if not len(modules):
+                del self._modules["stage_transform_modules"]
+        if fn is None:
+            self._stage_transforms.pop(index, None)
+            return
+        if not callable(fn):
+            raise TypeError(f"stage transform must be callable or None, got {type(fn).__name__}")
+        if isinstance(fn, nn.Module):
+            if "stage_transform_modules" not in self._modules:
+                self.stage_transform_modules = nn.ModuleDict()
+            self.stage_transform_modules[str(index)] = fn
+        self._stage_transforms[index] = fn
+
+    def stage_transforms(self) -> dict[int, Callable[[Tensor], Tensor]]:
+        """A copy of the installed transforms, by non-negative stage index."""
+        return dict(self._stage_transforms)
+
+    def clear_stage_transforms(self) -> None:
+        """Remove every stage transform."""
+        for index in list(self._stage_transforms):
+            self.set_stage_transform(index, None)
+
+    def _stage_index(self, index: int) -> int:
+        count = len(self.stage_channels)
+        if isinstance(index, bool) or not isinstance(index, int) or not -count <= index < count:
+            raise ValueError(f"stage index must be an int in [{-count}, {count - 1}], got {index!r}")
+        return index % count
+
+    def _after_stage(self, index: int, x: Tensor) -> Tensor:
+        """Apply the transform installed at stage ``index``, if any (else return ``x``)."""
+        # __dict__ lookup: also works for modules unpickled from before hooks existed.
+        transforms = self.__dict__.get("_stage_transforms")
+        if not transforms:
+            return x
+        fn = transforms.get(index)
+        return x if fn is None else fn(x)
 
     def forward_stages(self, images: Tensor) -> list[Tensor]:
         """Every stage's output, shallow to deep; the last equals :meth:`forward`."""

@@ -90,8 +90,8 @@ class ResNet(Backbone):
     def _stages(self, x: Tensor) -> list[Tensor]:
         x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
         outputs = []
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            x = layer(x)
+        for index, layer in enumerate((self.layer1, self.layer2, self.layer3, self.layer4)):
+            x = self._after_stage(index, layer(x))
             outputs.append(x)
         return outputs
 

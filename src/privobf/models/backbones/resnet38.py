@@ -140,10 +140,14 @@ class ResNet38(Backbone):
             if position + 1 < len(self.groups):
                 # The next group's first BN+ReLU is both this stage's output and
                 # that block's input, so reporting the stage costs nothing extra.
+                # A stage transform acts on this shared tensor, so the next
+                # group (whose first block has a projecting shortcut that also
+                # reads ``preact``) consumes exactly the reported output.
                 preact = getattr(self, self.groups[position + 1][0]).preactivate(x)
+                preact = self._after_stage(position, preact)
                 outputs.append(preact)
             else:
-                outputs.append(F.relu(self.bn7(x)))
+                outputs.append(self._after_stage(position, F.relu(self.bn7(x))))
         return outputs
 
 

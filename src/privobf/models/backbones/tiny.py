@@ -46,8 +46,8 @@ class TinyBackbone(Backbone):
 
     def _stages(self, x: Tensor) -> list[Tensor]:
         outputs = []
-        for stage in self.stages:
-            x = stage(x)
+        for index, stage in enumerate(self.stages):
+            x = self._after_stage(index, stage(x))
             outputs.append(x)
         return outputs
 

@@ -1,0 +1,1 @@
+"""Weakly supervised semantic segmentation (WSSS) methods usable as switchable training-time parts."""
