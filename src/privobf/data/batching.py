@@ -28,6 +28,7 @@ class Batch:
     priors: torch.Tensor | None  # float [B, 2, S, S] (human, text); NaN-filled for images without priors
     label_known: torch.Tensor | None = None  # float [B, K]: 1 where the label is annotated; None: all are
     privacy_upper: torch.Tensor | None = None  # float [B, P]: highest score the unknown labels allow; None: = targets
+    superpixels: torch.Tensor | None = None  # long [B, S, S]: superpixel labels (activation self-modulation)
 
     def to(self, device: torch.device | str, channels_last: bool = False) -> "Batch":
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -35,7 +36,8 @@ class Batch:
             self.images.to(device, non_blocking=True).contiguous(memory_format=memory_format),
             self.labels.to(device, non_blocking=True),
             self.privacy_targets.to(device, non_blocking=True),
-            *(None if t is None else t.to(device, non_blocking=True) for t in (self.priors, self.label_known, self.privacy_upper)),
+            *(None if t is None else t.to(device, non_blocking=True)
+              for t in (self.priors, self.label_known, self.privacy_upper, self.superpixels)),
         )
 
 
@@ -70,17 +72,21 @@ class TrainingCollator:
         hflip: bool = True,
         prior_dropout: float = 0.0,
         use_priors: bool = True,
+        superpixels: Any = None,
     ):
+        """superpixels: an object with `get_or_compute(uint8 image) -> int labels` (a SuperpixelCache), for
+        activation self-modulation; computed on the resized image, flipped with it."""
         self.vocabulary = vocabulary
         self.profiles = profiles
         self.image_size = image_size
         self.hflip = hflip
         self.prior_dropout = prior_dropout
         self.use_priors = use_priors
+        self.superpixels = superpixels
 
     def __call__(self, samples: Sequence[Any]) -> Batch:
         size = (self.image_size, self.image_size)
-        images, labels, unknown, priors = [], [], [], []
+        images, labels, unknown, priors, segments = [], [], [], [], []
         any_prior = False
         for sample in samples:
             image = image_to_tensor(sample.image, size)
@@ -90,8 +96,14 @@ class TrainingCollator:
                 human = text = None
             prior = torch.stack([prior_to_tensor(human, size), prior_to_tensor(text, size)])
             any_prior |= human is not None or text is not None
+            segment = None
+            if self.superpixels is not None:
+                pixels = image.mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+                segment = torch.from_numpy(self.superpixels.get_or_compute(pixels).astype(np.int64))
             if self.hflip and float(torch.rand(())) < 0.5:
                 image, prior = image.flip(-1), prior.flip(-1)
+                segment = None if segment is None else segment.flip(-1)
+            segments.append(segment)
             images.append(image)
             priors.append(prior)
             labels.append(self.vocabulary.encode(sample.labels))
@@ -105,4 +117,5 @@ class TrainingCollator:
             torch.stack(priors) if any_prior else None,
             torch.from_numpy(1.0 - unknown_array) if partial else None,
             torch.from_numpy(self.profiles.scores(np.maximum(label_array, unknown_array), "max")) if partial else None,
+            torch.stack(segments) if self.superpixels is not None else None,
         )

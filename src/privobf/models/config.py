@@ -12,6 +12,35 @@ from typing import Any, Literal
 
 
 @dataclass
+class WsssConfig:
+    """Training-time CAM improvements of the seed papers, each switchable (all off = PrivObfNet as published).
+
+    drs: SSC's discriminative region suppression min(X, δ·max X) on backbone stages (`drs_stages`; empty =
+    the backbone's default placement, `privobf.wsss.drs.default_drs_stages`). fum: the focused-unfocused
+    module between backbone and CAM classifier. cdr: CAM-driven reconstruction with a perceptual loss
+    (β_p). asm: activation self-modulation with superpixels (β_a). attention_transfer: enhanced and
+    decreased images through Model-Image, their classification loss, L_s (λ_s) and L_bs (λ_bs).
+    """
+
+    drs: bool = False
+    drs_stages: tuple[int, ...] = ()
+    drs_delta: float = 0.55
+    fum: bool = False
+    cdr: bool = False
+    cdr_weight: float = 1.0  # β_p of SSC eq. 10
+    asm: bool = False
+    asm_weight: float = 1.0  # β_a of SSC eq. 10
+    attention_transfer: bool = False
+    at_similarity_weight: float = 0.5  # λ_s of eq. 7 (seed 002)
+    at_background_weight: float = 0.5  # λ_bs of eq. 7
+
+    PARTS = ("drs", "fum", "cdr", "asm", "attention_transfer")
+
+    def enabled(self) -> list[str]:
+        return [part for part in self.PARTS if getattr(self, part)]
+
+
+@dataclass
 class ModelConfig:
     backbone: str = "efficientnet_lite0"
     pretrained: bool | str = True  # True: weights shipped in a registry package; str: a user weight file
@@ -33,6 +62,7 @@ class ModelConfig:
     prior_dropout: float = 0.3  # training: share of images whose priors are withheld, so CAMs also work without priors
     crop_map_normalisation: Literal["softmax", "none"] = "softmax"  # eq. 2: normalise S_i like G_i, or not
     detach_crop_maps: bool = True  # eq. 2 transfers Model-Cropped's knowledge to Model-Image (S_i is the target)
+    wsss: WsssConfig = field(default_factory=WsssConfig)  # issue 5's switchable CAM improvements
 
     def validate(self) -> None:
         if self.image_size % self.output_stride or self.crop_size % self.output_stride:
@@ -44,6 +74,8 @@ class ModelConfig:
             raise ValueError(f"crop_size {self.crop_size} must be in (0, image_size={self.image_size}]")
         if not 0.0 <= self.prior_floor <= 1.0:
             raise ValueError("prior_floor must be in [0, 1]")
+        if not 0.0 < self.wsss.drs_delta <= 1.0:
+            raise ValueError(f"wsss.drs_delta must be in (0, 1], got {self.wsss.drs_delta}")
 
 
 @dataclass
@@ -108,6 +140,9 @@ class Preset:
         train["lr_decay_epochs"] = tuple(train.get("lr_decay_epochs", ()))
         model = dict(data["model"])
         model["frozen_backbone_prefixes"] = tuple(model.get("frozen_backbone_prefixes", ()))
+        wsss = dict(model.get("wsss", {}))
+        wsss["drs_stages"] = tuple(wsss.get("drs_stages", ()))
+        model["wsss"] = WsssConfig(**wsss)
         inference = dict(data.get("inference", {}))
         if "scales" in inference:
             inference["scales"] = tuple(inference["scales"])

@@ -10,6 +10,7 @@ Model-Image is used at inference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +46,12 @@ class PrivObfBranch(nn.Module):
         self.backbone = create_backbone(config.backbone, pretrained=pretrained, output_stride=config.output_stride)
         self.frozen_modules = self._freeze(config.frozen_backbone_prefixes)
         channels = self.backbone.out_channels
+        # Issue 5's architectural parts (DRS on backbone stages, the focused-unfocused module): identity when off.
+        self.feature_refiner: nn.Module = nn.Identity()
+        if config.wsss.drs or config.wsss.fum:
+            from ..wsss.architecture import apply_architecture
+
+            self.feature_refiner = apply_architecture(self.backbone, channels, config.wsss)
         self.dropout = nn.Dropout2d(config.dropout) if config.dropout > 0 else nn.Identity()
         # The attention-map generator: a bias-free 1x1 classifier, so the pooled map *is* the class score (CAM).
         self.classifier = nn.Conv2d(channels, n_attributes, kernel_size=1, bias=False)
@@ -85,7 +92,7 @@ class PrivObfBranch(nn.Module):
         return self
 
     def new_modules(self) -> list[nn.Module]:
-        return [m for m in (self.classifier, self.attribute_head, self.privacy_head) if m is not None]
+        return [m for m in (self.feature_refiner, self.classifier, self.attribute_head, self.privacy_head) if m is not None]
 
     def weight_by_priors(self, maps: torch.Tensor, priors: torch.Tensor | None) -> torch.Tensor:
         """A_k * (floor + (1 - floor) * prior) for Human / Text attributes; others unchanged.
@@ -106,7 +113,7 @@ class PrivObfBranch(nn.Module):
         return torch.where(use[:, :, None, None], maps * per_attribute, maps)
 
     def forward(self, images: torch.Tensor, priors: torch.Tensor | None = None) -> BranchOutput:
-        features = self.backbone(images)
+        features = self.feature_refiner(self.backbone(images))
         raw_maps = self.classifier(self.dropout(features))
         attention_maps = self.weight_by_priors(raw_maps, priors)
         class_scores = attention_maps.mean(dim=(2, 3))
@@ -133,6 +140,8 @@ class TrainingOutput:
     cropped: BranchOutput | None
     global_crops: torch.Tensor | None  # [B*N, K, s, s] crops of Model-Image's attention maps (G_i)
     boxes: list[list[CropBox]] | None
+    views: list[BranchOutput] | None = None  # Model-Image on extra views of the images (attention transfer)
+    reconstruction: torch.Tensor | None = None  # [B, 3, S, S] in [-1, 1]: CAM-driven reconstruction (SSC)
 
 
 class PrivObfNet(nn.Module):
@@ -149,18 +158,37 @@ class PrivObfNet(nn.Module):
         self.cropped = (
             PrivObfBranch(config, len(vocabulary), prior_channel, pretrained, with_heads=False) if config.use_cropped else None
         )
+        # Training-only: rebuilds the image from Model-Image's CAMs (SSC §III-B); not part of the shipped model.
+        self.reconstruction: nn.Module | None = None
+        if config.wsss.cdr:
+            from ..wsss.reconstruction import ReconstructionNetwork
+
+            self.reconstruction = ReconstructionNetwork(len(vocabulary))
 
     @property
     def stride(self) -> int:
         return self.image.backbone.output_stride
 
     def forward(
-        self, images: torch.Tensor, priors: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        images: torch.Tensor,
+        priors: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        views: Sequence[torch.Tensor] = (),
     ) -> TrainingOutput:
-        """The training forward: Model-Image on the images, Model-Cropped on N stride-aligned crops."""
-        image_output = self.image(images, priors)
+        """The training forward: Model-Image on the images (and on any extra `views` of them, in the same
+        batch), Model-Cropped on N stride-aligned crops, and the CAM-driven reconstruction when enabled."""
+        batch = images.shape[0]
+        if views:
+            stacked = self.image(torch.cat([images, *views]), None if priors is None else priors.repeat(1 + len(views), 1, 1, 1))
+            image_output, *view_outputs = [_batch_slice(stacked, k * batch, (k + 1) * batch) for k in range(1 + len(views))]
+        else:
+            image_output, view_outputs = self.image(images, priors), None
+        reconstruction = None
+        if self.reconstruction is not None:
+            reconstruction = self.reconstruction(image_output.raw_maps, output_size=images.shape[-2:])
         if self.cropped is None:
-            return TrainingOutput(image_output, None, None, None)
+            return TrainingOutput(image_output, None, None, None, view_outputs, reconstruction)
         size = images.shape[-1]
         if images.shape[-2] != size:
             raise ValueError("training images must be square (image_size x image_size)")
@@ -170,7 +198,15 @@ class PrivObfNet(nn.Module):
         crop_priors = crop_images(priors, boxes) if priors is not None else None
         cropped_output = self.cropped(crop_images(images, boxes), crop_priors)
         global_crops = crop_maps(image_output.attention_maps, boxes, self.stride)
-        return TrainingOutput(image_output, cropped_output, global_crops, boxes)
+        return TrainingOutput(image_output, cropped_output, global_crops, boxes, view_outputs, reconstruction)
+
+
+def _batch_slice(output: BranchOutput, start: int, stop: int) -> BranchOutput:
+    def cut(tensor: torch.Tensor | None) -> torch.Tensor | None:
+        return None if tensor is None else tensor[start:stop]
+
+    return BranchOutput(cut(output.raw_maps), cut(output.attention_maps), cut(output.class_scores),
+                        cut(output.attribute_logits), cut(output.privacy))
 
 
 class ImageModel(nn.Module):

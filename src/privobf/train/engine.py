@@ -30,7 +30,8 @@ from ..models.config import Preset
 from ..models.loading import build_model
 from ..models.privobfnet import PrivObfNet
 from .distributed import DistributedContext, all_reduce_mean, barrier, init_distributed, shutdown
-from .losses import total_loss
+from ..wsss.objective import WsssObjective, make_superpixel_cache
+from .losses import LossTerms, cam_image_loss, total_loss
 
 LAST_CHECKPOINT = "last.safetensors"
 TRAIN_STATE = "train_state.pt"
@@ -77,6 +78,9 @@ def build_optimizer(model: PrivObfNet, preset: Preset) -> torch.optim.Optimizer:
         {"params": backbone_params, "lr": train.lr, "base_lr": train.lr},
         {"params": head_params, "lr": train.lr * train.head_lr_multiplier, "base_lr": train.lr * train.head_lr_multiplier},
     ]
+    if model.reconstruction is not None:
+        # A deep decoder from scratch: at the base rate, not the heads' 10x (SSC trains it with its own Adam).
+        groups.append({"params": list(model.reconstruction.parameters()), "lr": train.lr, "base_lr": train.lr})
     if train.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
     return torch.optim.AdamW(groups, lr=train.lr, weight_decay=train.weight_decay)
@@ -120,7 +124,9 @@ class Trainer:
         progress: bool | None = None,
         use_priors: bool = True,
         description: dict[str, Any] | None = None,
+        cache_dir: str | Path | None = None,
     ):
+        """cache_dir: where superpixels are cached (activation self-modulation); default ~/.cache/privobf."""
         self.preset = preset
         self.train_data = train_data
         self.vocabulary = vocabulary
@@ -131,6 +137,9 @@ class Trainer:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.use_priors = use_priors
         self.description = description or {}
+        wsss = preset.model.wsss
+        self.superpixel_cache = make_superpixel_cache(cache_dir) if wsss.asm else None
+        self.objective = WsssObjective(wsss) if wsss.enabled() else None
 
     def _loader(self, context: DistributedContext) -> tuple[DataLoader, DistributedSampler | None, torch.Generator]:
         train = self.preset.train
@@ -141,6 +150,7 @@ class Trainer:
             hflip=train.hflip,
             prior_dropout=self.preset.model.prior_dropout,
             use_priors=self.use_priors,
+            superpixels=self.superpixel_cache,
         )
         generator = torch.Generator().manual_seed(train.seed)
         sampler = (
@@ -176,6 +186,8 @@ class Trainer:
         channels_last = train.channels_last == "on" or (train.channels_last == "auto" and device.startswith("cuda"))
 
         model = build_model(self.preset, self.vocabulary).to(device)
+        if self.objective is not None:
+            self.objective.to(device)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         optimizer = build_optimizer(model, self.preset)
@@ -237,11 +249,16 @@ class Trainer:
                 break
             batch = batch.to(device, channels_last)
             with _autocast(device, train.amp):
-                output = wrapped(batch.images, batch.priors, crop_generator)
+                views = self.objective.views(batch.images) if self.objective is not None else []
+                output = wrapped(batch.images, batch.priors, crop_generator, views)
                 terms = total_loss(
                     output, batch.labels, batch.privacy_targets, train.loss_weights, self.preset.model,
                     batch.label_known, batch.privacy_upper,
                 )
+                if self.objective is not None:
+                    extra = self.objective.terms(output, batch.images, batch.labels, batch.label_known,
+                                                 batch.superpixels, cam_image_loss)
+                    terms = LossTerms(terms.total + sum(extra.values()), {**terms.parts, **extra})
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             if train.grad_clip:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "which tasks train (paper Table 4): image | image+priv | image+attr | image+priv+attr | full (= + cropped)"))
     parser.add_argument("--loss-weights", help=(
         "override λ of eq. 1, e.g. image=1,cropped=1,privacy=1,attribute=1,cam_image=1 (paper: image=10, others 1)"))
+    parser.add_argument("--wsss", help=(
+        "switch on CAM improvements of the seed papers (comma-separated): drs (discriminative region suppression), "
+        "fum (focused-unfocused module), cdr (CAM-driven reconstruction), asm (activation self-modulation), "
+        "at (attention transfer); see docs/results.md"))
     parser.add_argument("--no-priors", action="store_true", help="do not weight attention maps by human / text priors")
     parser.add_argument("--prior-providers", default=None, help=(
         "providers of the human / text priors of real photos (default: those of `privobf scan`); "
@@ -60,6 +63,19 @@ TASKS = {
 }
 
 
+WSSS_NAMES = {"drs": "drs", "fum": "fum", "cdr": "cdr", "asm": "asm", "at": "attention_transfer",
+              "attention_transfer": "attention_transfer"}
+
+
+def parse_wsss(text: str, base):
+    """`drs,cdr,asm` -> the preset's WsssConfig with those parts switched on."""
+    parts = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in parts if name not in WSSS_NAMES]
+    if unknown or not parts:
+        raise ValueError(f"--wsss: unknown part(s) {', '.join(unknown) or '(none given)'}; choose from drs, fum, cdr, asm, at")
+    return dataclasses.replace(base, **{WSSS_NAMES[name]: True for name in parts})
+
+
 def preset_from_arguments(args: argparse.Namespace):
     preset = get_preset(args.preset)
     if args.tasks not in TASKS:
@@ -70,6 +86,8 @@ def preset_from_arguments(args: argparse.Namespace):
             model_changes[field] = getattr(args, option)
     if args.weights:
         model_changes["pretrained"] = args.weights
+    if args.wsss:
+        model_changes["wsss"] = parse_wsss(args.wsss, preset.model.wsss)
     train_changes: dict[str, Any] = {}
     for option, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"),
                           ("max_steps", "max_steps_per_epoch"), ("workers", "num_workers")):
@@ -125,8 +143,9 @@ def _one_source(name: str, args: argparse.Namespace, image_size: int, split: str
 
 
 def default_prior_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "privobf" / "priors"
+    from ..cachedir import default_cache_dir
+
+    return default_cache_dir() / "priors"
 
 
 def _with_provider_priors(dataset, args: argparse.Namespace, description: str):
