@@ -8,8 +8,6 @@ before each attribute's map is max-normalised to [0, 1] (the CAM convention of t
 from __future__ import annotations
 
 import os
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np

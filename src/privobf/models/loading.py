@@ -6,8 +6,6 @@ import os
 from importlib import resources
 from pathlib import Path
 
-import torch
-
 from ..attributes import Vocabulary, vocabulary_from_ids
 from ..checkpoint import Checkpoint, CheckpointError, file_digest, load_checkpoint
 from .config import Preset

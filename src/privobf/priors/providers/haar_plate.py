@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, register_provider
-from ..geometry import check_image, detection_image, fill_boxes, scale_boxes, too_small
+from ..geometry import check_image, detection_image, too_small
+from ._common import box_result
 
 NAME = "haar-plate"
 EXTRA = "priors"
@@ -62,6 +63,4 @@ class HaarPlateProvider:
         order = np.lexsort((found[:, 0], found[:, 1]))  # top to bottom, left to right: a stable output order
         found, weights = found[order], weights[order] if len(weights) == len(found) else np.zeros(len(found))
         boxes = np.stack([found[:, 0], found[:, 1], found[:, 0] + found[:, 2], found[:, 1] + found[:, 3]], 1)
-        mapped = scale_boxes(boxes, factor, height, width)
-        box_list = [tuple(float(v) for v in box) for box in mapped]
-        return PriorResult(fill_boxes((height, width), box_list, "box"), box_list, [float(w) for w in weights])
+        return box_result(boxes, weights, factor, height, width, "box")

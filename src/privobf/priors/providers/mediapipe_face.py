@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import PriorResult, register_provider
+from ..geometry import check_image, detection_image, too_small
+from ._common import box_result
 from ._mediapipe import build_quietly, import_solution, mediapipe_version
-from ..geometry import check_image, detection_image, fill_boxes, scale_boxes, too_small
 
 NAME = "mediapipe-face"
 EXTRA = "priors"
@@ -48,7 +49,4 @@ class MediaPipeFaceProvider:
             x0, y0 = rel.xmin * small_w, rel.ymin * small_h
             boxes.append((x0, y0, x0 + rel.width * small_w, y0 + rel.height * small_h))
             scores.append(float(detection.score[0]) if detection.score else 0.0)
-        mapped = scale_boxes(np.asarray(boxes, dtype=np.float64), factor, height, width)
-        box_list = [tuple(float(v) for v in box) for box in mapped]
-        mask = fill_boxes((height, width), box_list, "ellipse", self.grow)
-        return PriorResult(mask, box_list, scores)
+        return box_result(boxes, scores, factor, height, width, "ellipse", self.grow)

@@ -5,14 +5,14 @@ Off by default: the licence of the weights is unclear. Only the model *file* of 
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, onnx_session, register_provider
-from ..geometry import check_image, fill_boxes, nms, too_small
+from ..geometry import check_image, nms, too_small
+from ._common import box_result, package_version
 
 NAME = "nudenet"
 EXTRA = "nudity"
@@ -67,10 +67,7 @@ class NudeNetProvider:
         except ImportError as error:
             raise ProviderUnavailable(NAME, EXTRA, f"opencv could not be imported: {error}") from error
         self._cv2 = cv2
-        try:
-            package = importlib.metadata.version("nudenet")
-        except importlib.metadata.PackageNotFoundError:
-            package = "unknown"
+        package = package_version("nudenet")
         self.version = (
             f"nudenet-{package}/320n/r1/threshold={self.threshold:g}/nms={self.nms_iou:g}/classes={','.join(sorted(classes))}"
         )
@@ -105,6 +102,5 @@ class NudeNetProvider:
             members = np.nonzero(labels == label)[0]
             kept.extend(members[nms(boxes[members], scores[members], self.nms_iou)].tolist())
         kept = sorted(kept, key=lambda i: (-scores[i], i))
-        box_list = [tuple(float(v) for v in boxes[i]) for i in kept]
-        texts = [self.classes[labels[i]] for i in kept]
-        return PriorResult(fill_boxes((height, width), box_list, "box"), box_list, [float(scores[i]) for i in kept], texts)
+        return box_result(boxes[kept], scores[kept], 1.0, height, width, "box",
+                          texts=[self.classes[labels[i]] for i in kept])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, register_provider
 from ..geometry import check_image, detection_image, fill_quads, too_small
+from ._common import package_version
 
 NAME = "rapidocr"
 EXTRA = "priors"
@@ -37,10 +37,7 @@ class RapidOCRProvider:
             intra_op_num_threads=2, inter_op_num_threads=1, det_limit_type="max", det_limit_side_len=self.max_side,
             det_box_thresh=self.box_thresh, det_unclip_ratio=self.unclip_ratio, max_side_len=max(self.max_side, 32),
         )
-        try:
-            package = importlib.metadata.version("rapidocr_onnxruntime")
-        except importlib.metadata.PackageNotFoundError:
-            package = "unknown"
+        package = package_version("rapidocr_onnxruntime", "rapidocr-onnxruntime")
         self.version = (
             f"rapidocr_onnxruntime-{package}/PP-OCRv4/r1/read={self.read}/max_side={self.max_side}"
             f"/box_thresh={self.box_thresh:g}/unclip={self.unclip_ratio:g}"
