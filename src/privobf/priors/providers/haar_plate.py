@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, register_provider
-from ..geometry import check_image, detection_image, too_small
-from ._common import box_result
+from ._common import DownscalingProvider, box_result
 
 NAME = "haar-plate"
 EXTRA = "priors"
@@ -16,7 +15,7 @@ CASCADE = "haarcascade_russian_plate_number.xml"
 
 
 @register_provider(NAME)
-class HaarPlateProvider:
+class HaarPlateProvider(DownscalingProvider):
     """Plate boxes from a Haar cascade on the grayscale image (fixed parameters, so deterministic).
 
     scaleFactor 1.1, minNeighbors 3: on the 108 OpenALPR EU photos (longer side <= 1280) a box with IoU > 0.3
@@ -47,12 +46,7 @@ class HaarPlateProvider:
             f"/min_neighbors={self.min_neighbors}/min_size={self.min_size}/max_side={self.max_side}"
         )
 
-    def __call__(self, image: np.ndarray) -> PriorResult:
-        image = check_image(image, NAME)
-        height, width = image.shape[:2]
-        if too_small(image):
-            return PriorResult.empty(height, width)
-        small, factor = detection_image(image, self.max_side)
+    def find(self, small: np.ndarray, factor: float, height: int, width: int) -> PriorResult:
         gray = self._cv2.cvtColor(small, self._cv2.COLOR_RGB2GRAY)
         found, _levels, weights = self._cascade.detectMultiScale3(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,

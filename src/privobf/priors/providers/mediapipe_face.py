@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import PriorResult, register_provider
-from ..geometry import check_image, detection_image, too_small
-from ._common import box_result
+from ._common import DownscalingProvider, box_result
 from ._mediapipe import build_quietly, import_solution, mediapipe_version
 
 NAME = "mediapipe-face"
@@ -14,7 +13,7 @@ EXTRA = "priors"
 
 
 @register_provider(NAME)
-class MediaPipeFaceProvider:
+class MediaPipeFaceProvider(DownscalingProvider):
     """Face boxes from MediaPipe face detection; mask = ellipses in the boxes grown 1.2x, like centerface.
 
     model_selection=1 (full range) because photos, unlike selfies, mostly show faces that are not close to
@@ -35,12 +34,7 @@ class MediaPipeFaceProvider:
             f"/min_confidence={self.min_confidence:g}/max_side={self.max_side}/grow={self.grow:g}"
         )
 
-    def __call__(self, image: np.ndarray) -> PriorResult:
-        image = check_image(image, NAME)
-        height, width = image.shape[:2]
-        if too_small(image):
-            return PriorResult.empty(height, width)
-        small, factor = detection_image(image, self.max_side)
+    def find(self, small: np.ndarray, factor: float, height: int, width: int) -> PriorResult:
         small_h, small_w = small.shape[:2]
         result = self._detect(np.ascontiguousarray(small))
         boxes, scores = [], []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import PriorResult, register_provider
+from ..geometry import mask_to_size
+from ._common import DownscalingProvider
 from ._mediapipe import build_quietly, import_solution, mediapipe_version
-from ..geometry import check_image, detection_image, mask_to_size, too_small
 
 NAME = "mediapipe-person"
 EXTRA = "priors"
@@ -14,7 +15,7 @@ _NEGLIGIBLE = 1.0 / 255  # below one grey level of an 8-bit mask
 
 
 @register_provider(NAME)
-class MediaPipePersonProvider:
+class MediaPipePersonProvider(DownscalingProvider):
     """Soft person mask from MediaPipe selfie segmentation, resized back to the input.
 
     model_selection=0 (the square 256x256 "general" model) by default: on the 51 COCO128 images with person
@@ -31,12 +32,7 @@ class MediaPipePersonProvider:
         self._segment = build_quietly(lambda: selfie_segmentation.SelfieSegmentation(model_selection=self.model_selection))
         self.version = f"mediapipe-{mediapipe_version()}/selfie_segmentation/r1/model={self.model_selection}/max_side={self.max_side}"
 
-    def __call__(self, image: np.ndarray) -> PriorResult:
-        image = check_image(image, NAME)
-        height, width = image.shape[:2]
-        if too_small(image):
-            return PriorResult.empty(height, width)
-        small, _factor = detection_image(image, self.max_side)
+    def find(self, small: np.ndarray, factor: float, height: int, width: int) -> PriorResult:
         result = self._segment(np.ascontiguousarray(small))
         if result.segmentation_mask is None:
             return PriorResult.empty(height, width)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, onnx_session, register_provider
-from ..geometry import check_image, nms, too_small
-from ._common import box_result, package_version
+from ..geometry import nms
+from ._common import DownscalingProvider, box_result, package_version
 
 NAME = "nudenet"
 EXTRA = "nudity"
@@ -46,7 +46,7 @@ def _model_path() -> Path:
 
 
 @register_provider(NAME)
-class NudeNetProvider:
+class NudeNetProvider(DownscalingProvider):
     """Boxes of exposed intimate body parts (EXPOSED_CLASSES unless `classes` is given), filled into the mask."""
 
     name = NAME
@@ -72,12 +72,8 @@ class NudeNetProvider:
             f"nudenet-{package}/320n/r1/threshold={self.threshold:g}/nms={self.nms_iou:g}/classes={','.join(sorted(classes))}"
         )
 
-    def __call__(self, image: np.ndarray) -> PriorResult:
-        image = check_image(image, NAME)
-        height, width = image.shape[:2]
-        if too_small(image):
-            return PriorResult.empty(height, width)
-        # Letterbox like NudeNet: pad bottom/right to a square, resize to 320, RGB in [0, 1].
+    def find(self, image: np.ndarray, factor: float, height: int, width: int) -> PriorResult:
+        # max_side is None: `image` is the input itself (factor 1). Letterbox like NudeNet: pad bottom/right to a square, resize to 320, RGB in [0, 1].
         side = max(height, width)
         factor = INPUT_SIZE / side
         new_w, new_h = max(1, int(round(width * factor))), max(1, int(round(height * factor)))

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, register_provider
-from ..geometry import check_image, detection_image, fill_quads, too_small
-from ._common import package_version
+from ..geometry import fill_quads
+from ._common import DownscalingProvider, package_version
 
 NAME = "rapidocr"
 EXTRA = "priors"
 
 
 @register_provider(NAME)
-class RapidOCRProvider:
+class RapidOCRProvider(DownscalingProvider):
     """Text-line quads from PP-OCRv4's DB detector, filled into the mask; `read=True` also recognises them.
 
     The image is downscaled to `max_side` (never upscaled) and fed at that size (limit_type "max"): RapidOCR's
@@ -43,12 +43,7 @@ class RapidOCRProvider:
             f"/box_thresh={self.box_thresh:g}/unclip={self.unclip_ratio:g}"
         )
 
-    def __call__(self, image: np.ndarray) -> PriorResult:
-        image = check_image(image, NAME)
-        height, width = image.shape[:2]
-        if too_small(image):
-            return PriorResult.empty(height, width)
-        small, factor = detection_image(image, self.max_side)
+    def find(self, small: np.ndarray, factor: float, height: int, width: int) -> PriorResult:
         bgr = self._cv2.cvtColor(small, self._cv2.COLOR_RGB2BGR)  # RapidOCR takes arrays as OpenCV BGR
         kwargs = dict(box_thresh=self.box_thresh, unclip_ratio=self.unclip_ratio, text_score=0.5)
         result, _elapsed = self._engine(bgr, use_det=True, use_cls=self.read, use_rec=self.read, **kwargs)
