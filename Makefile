@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/python -m privobf.demo --out demo-output
 
 test: $(STAMP)
-	OMP_WAIT_POLICY=PASSIVE PRIVOBF_DATA=$(DATA) $(BIN)/python -m pytest -q
+	OMP_WAIT_POLICY=PASSIVE PRIVOBF_REQUIRE_PRIORS=1 PRIVOBF_DATA=$(DATA) $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/run.py
