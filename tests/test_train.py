@@ -37,6 +37,9 @@ def test_training_writes_checkpoints_metrics_and_inference_model(tmp_path, toy_v
     assert full.attribute_ids == toy_vocabulary.ids and full.metadata["preset"]["name"] == "tiny"
     assert any(k.startswith("cropped.") for k in full.state) and not any(k.startswith("cropped.") for k in image.state)
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave nothing behind
+    (tmp_path / "plain").touch()
+    plain_mode = (tmp_path / "plain").stat().st_mode & 0o777
+    assert result.image_checkpoint.stat().st_mode & 0o777 == plain_mode  # as readable as any new file (umask)
 
 
 def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(tmp_path, toy_vocabulary):

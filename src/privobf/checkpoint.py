@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .atomic import atomic_write
 
@@ -47,7 +47,10 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, torch.Tensor], met
     path = Path(path)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, **metadata}
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state.items()}
-    atomic_write(path, lambda temp: save_file(tensors, str(temp), metadata={"privobf": json.dumps(meta)}))
+    # Serialised in memory and written into atomic_write's temp file: safetensors' own save_file replaces
+    # the file it is given with one readable by its owner only.
+    data = save(tensors, metadata={"privobf": json.dumps(meta)})
+    atomic_write(path, lambda temp: temp.write_bytes(data))
     return path
 
 
