@@ -119,6 +119,7 @@ def _output_path(path: Path, relative: Path, args: argparse.Namespace) -> Path:
 def command_obfuscate(args: argparse.Namespace) -> int:
     from .attributes import UnknownAttributeError, vocabulary_from_ids
     from .imageio import ImageLoadError, load_image, save_image_atomic
+    from .metadata import identifying_exif_removed
     from .obfuscation import obfuscate
 
     scanner = _scanner(args)
@@ -140,7 +141,8 @@ def command_obfuscate(args: argparse.Namespace) -> int:
             chosen = [a for a in chosen if report.probability(a) >= scanner.inference.attribute_threshold] if not args.force else chosen
             hidden = obfuscate(loaded.pixels, report, hide=chosen, mode=args.mode)
             target = _output_path(path, relative, args)
-            save_image_atomic(hidden, target, icc_profile=loaded.icc_profile, overwrite=args.overwrite)
+            exif = identifying_exif_removed(loaded.exif)[0] if args.keep_metadata else None
+            save_image_atomic(hidden, target, exif=exif, icc_profile=loaded.icc_profile, overwrite=args.overwrite)
         except (ImageLoadError, FileExistsError, OSError) as error:
             print(f"privobf: skipped {path}: {error}", file=sys.stderr)
             failures += 1
@@ -188,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--suffix", default=".privobf", help="added to output names (default .privobf)")
     obf.add_argument("--overwrite", action="store_true", help="replace existing OUTPUT files (inputs are never touched)")
     obf.add_argument("--force", action="store_true", help="hide the --hide attributes even where the model thinks they are absent")
+    obf.add_argument("--keep-metadata", action="store_true", help=(
+        "keep the photo's technical EXIF (camera model, exposure, date); GPS, serial numbers, names, comments, "
+        "maker notes and the thumbnail are removed anyway. Default: no EXIF at all (ICC colour profiles are kept)"))
     _add_model_options(obf)
     obf.set_defaults(handler=command_obfuscate)
 
