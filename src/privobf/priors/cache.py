@@ -10,18 +10,13 @@ to a few kilobytes.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write, remove_quietly
+from ..cachedir import NpzStore
 from .base import PriorResult
-
-log = logging.getLogger(__name__)
 
 
 def image_key(image: np.ndarray) -> str:
@@ -35,50 +30,36 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
-class PriorCache:
+class PriorCache(NpzStore):
     """A folder of `<provider>/<version>/<key[:2]>/<key>.npz` files."""
 
     def __init__(self, folder: str | Path):
+        super().__init__("prior")
         self.folder = Path(folder)
-        self.hits = self.misses = self.corrupt = 0
 
     def path(self, key: str, provider: str, version: str) -> Path:
         return self.folder / _safe(provider) / _safe(version) / key[:2] / f"{key}.npz"
 
     def get(self, key: str, provider: str, version: str, shape: tuple[int, int]) -> PriorResult | None:
-        path = self.path(key, provider, version)
-        if not path.is_file():
-            self.misses += 1
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                mask = stored["mask"]
-                meta = json.loads(bytes(stored["meta"]).decode("utf-8"))
+        def decode(stored) -> PriorResult:
+            mask = stored["mask"]
+            meta = json.loads(bytes(stored["meta"]).decode("utf-8"))
             if mask.dtype != np.uint8 or mask.shape != tuple(shape):
                 raise ValueError(f"mask {mask.dtype} {mask.shape}, expected uint8 {tuple(shape)}")
-            result = PriorResult(
+            return PriorResult(
                 mask.astype(np.float32) / 255.0,
                 [tuple(map(float, b)) for b in meta["boxes"]],
                 [float(s) for s in meta["scores"]],
                 [str(t) for t in meta["texts"]],
             )
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-            log.warning("prior cache: corrupt entry %s (%s); recomputing", path, error)
-            self.corrupt += 1
-            remove_quietly(path)
-            return None
-        self.hits += 1
-        return result
+
+        return self.read(self.path(key, provider, version), decode)
 
     def put(self, key: str, provider: str, version: str, result: PriorResult) -> PriorResult:
         """Store `result`; returns it as a later `get` will (mask quantised), so cached and fresh runs agree."""
         mask = np.clip(np.rint(result.mask * 255.0), 0, 255).astype(np.uint8)
         meta = {"boxes": [list(map(float, b)) for b in result.boxes], "scores": list(map(float, result.scores)),
                 "texts": list(result.texts)}
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, mask=mask, meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
-        atomic_write(self.path(key, provider, version), lambda temp: temp.write_bytes(buffer.getvalue()))
+        self.write(self.path(key, provider, version), mask=mask,
+                   meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
         return PriorResult(mask.astype(np.float32) / 255.0, list(result.boxes), list(result.scores), list(result.texts))
-
-    def stats(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses, "corrupt": self.corrupt}

@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import io
 import json
 import logging
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_write, remove_quietly
+from ..cachedir import NpzStore
 from ..priors.cache import image_key
 
 log = logging.getLogger(__name__)
@@ -191,7 +189,7 @@ def superpixels(image_uint8: np.ndarray, max_segments: int = 64, params: Superpi
     return _relabel_raster(labels.astype(np.int64))
 
 
-class SuperpixelCache:
+class SuperpixelCache(NpzStore):
     """Superpixel maps keyed by image content + parameters version:
     `<folder>/superpixels/<version>/<key[:2]>/<key>.npz` with key = `privobf.priors.cache.image_key`.
 
@@ -199,41 +197,30 @@ class SuperpixelCache:
     deleted and recomputed, never trusted."""
 
     def __init__(self, folder: str | Path, params: SuperpixelParams | None = None):
+        super().__init__("superpixel")
         self.folder = Path(folder)
         self.params = params or SuperpixelParams()
-        self.hits = self.misses = self.corrupt = 0
 
     def path(self, key: str) -> Path:
         return self.folder / "superpixels" / self.params.version / key[:2] / f"{key}.npz"
 
     def get(self, image: np.ndarray) -> np.ndarray | None:
-        path = self.path(image_key(image))
-        if not path.is_file():
-            self.misses += 1
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                labels = stored["labels"]
+        def decode(stored) -> np.ndarray:
+            labels = stored["labels"]
             if labels.shape != tuple(image.shape[:2]) or labels.dtype.kind not in "iu":
                 raise ValueError(f"labels {labels.dtype} {labels.shape}, expected integers {image.shape[:2]}")
             count = int(labels.max()) + 1 if labels.size else 0
             if labels.size and (labels.min() < 0 or count > self.params.max_segments
                                 or np.unique(labels).size != count):
                 raise ValueError("labels not contiguous 0..n-1 within max_segments")
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-            log.warning("superpixel cache: corrupt entry %s (%s); recomputing", path, error)
-            self.corrupt += 1
-            remove_quietly(path)
-            return None
-        self.hits += 1
-        return labels.astype(np.int32)
+            return labels.astype(np.int32)
+
+        return self.read(self.path(image_key(image)), decode)
 
     def put(self, image: np.ndarray, labels: np.ndarray) -> np.ndarray:
         labels = np.asarray(labels, np.int32)
         small = labels.astype(np.uint8) if labels.size and labels.max() < 256 else labels
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, labels=small)
-        atomic_write(self.path(image_key(image)), lambda temp: temp.write_bytes(buffer.getvalue()))
+        self.write(self.path(image_key(image)), labels=small)
         return labels
 
     def get_or_compute(self, image: np.ndarray) -> np.ndarray:
@@ -241,9 +228,6 @@ class SuperpixelCache:
         if labels is None:
             labels = self.put(image, superpixels(image, params=self.params))
         return labels
-
-    def stats(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses, "corrupt": self.corrupt}
 
 
 def batch_superpixels(images: torch.Tensor, cache: SuperpixelCache | None = None,
