@@ -21,6 +21,15 @@ def list_sources() -> list[str]:
     return sorted(_SOURCES)
 
 
+# Formats whose folders hold one set of images, without train / val splits.
+WITHOUT_SPLITS = frozenset({"openalpr", "sroie"})
+
+
+def open_dataset(name: str, root: Any, split: str) -> Dataset:
+    """A real data set in its original layout under `root`; `split` is ignored by formats without splits."""
+    return build_source(name, root=root) if name in WITHOUT_SPLITS else build_source(name, root=root, split=split)
+
+
 def build_source(name: str, **options: Any) -> Dataset:
     """A dataset whose items have `image`, `labels` and optional priors / masks, and `vocabulary_ids`."""
     if name not in _SOURCES:

@@ -133,7 +133,7 @@ def class_index_map(sample, ids: list[str]) -> np.ndarray:
 
 
 def run_evaluation(args: argparse.Namespace) -> int:
-    from ..data.sources import build_source
+    from ..data.sources import WITHOUT_SPLITS, build_source, open_dataset
     from ..priors.options import prior_set_from_arguments
     from ..scanning import Scanner
 
@@ -150,17 +150,14 @@ def run_evaluation(args: argparse.Namespace) -> int:
         if not args.data_root:
             print(f"privobf: error: --data {source} needs --data-root (the folder of the data set)", file=sys.stderr)
             return 2
-        split = args.split or "val"
-        options: dict[str, Any] = {"root": args.data_root}
-        if source not in ("openalpr", "sroie"):
-            options["split"] = split
+        split = None if source in WITHOUT_SPLITS else args.split or "val"
         try:
-            dataset = build_source(source, **options)
+            dataset = open_dataset(source, args.data_root, split)
         except (FileNotFoundError, ValueError) as error:
             print(f"privobf: error: {error}", file=sys.stderr)
             return 2
         skips = getattr(dataset, "skips", None)
-        data_setup = {"source": source, "root": str(args.data_root), "split": options.get("split"), "n": len(dataset),
+        data_setup = {"source": source, "root": str(args.data_root), "split": split, "n": len(dataset),
                       "skipped": skips.summary() if skips is not None else "nothing skipped"}
         if hasattr(dataset, "source_counts"):
             data_setup["images"] = dataset.source_counts()

@@ -127,7 +127,7 @@ def parse_data_spec(spec: str) -> list[tuple[str, int]]:
 
 
 def _one_source(name: str, args: argparse.Namespace, image_size: int, split: str):
-    from ..data.sources import build_source
+    from ..data.sources import build_source, open_dataset
 
     if name == "synthetic":
         n = args.train_size if split == "train" else args.val_size
@@ -135,10 +135,7 @@ def _one_source(name: str, args: argparse.Namespace, image_size: int, split: str
         return build_source("synthetic", n=n, image_size=image_size, seed=seed, split=split)
     if not args.data_root:
         raise ValueError(f"--data {name} needs --data-root (the folder of the data set)")
-    options = {"root": args.data_root}
-    if name not in ("openalpr", "sroie"):
-        options["split"] = split
-    dataset = build_source(name, **options)
+    dataset = open_dataset(name, args.data_root, split)
     return dataset if args.no_priors else _with_provider_priors(dataset, args, f"{name} {split}")
 
 
