@@ -14,7 +14,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..imageio import load_image
-from .records import Box, LabelledImage, SkipReport
+from .records import Box, LabelledImage, SkipReport, mapped_vocabulary
 from .yolo import fill_loops_even_odd
 
 
@@ -145,9 +145,7 @@ class CocoDataset(Dataset):
     @property
     def vocabulary_ids(self) -> list[str]:
         """The ids items can carry: the class_map's targets, else category names in category-id order."""
-        if self.class_map is not None:
-            return sorted(set(self.class_map.values()))
-        return [self.category_names[i] for i in sorted(self.category_names)]
+        return mapped_vocabulary(self.category_names, self.class_map)
 
     def __len__(self) -> int:
         return len(self._order)

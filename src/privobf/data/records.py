@@ -29,6 +29,13 @@ class LabelledImage:
     extra: dict = field(default_factory=dict)  # format-specific (SROIE transcripts, plate text, ...)
 
 
+def mapped_vocabulary(names_by_id: dict[int, str], class_map: dict[str, str] | None) -> list[str]:
+    """The ids a reader's items can carry: the class_map's targets (sorted), else the names in id order."""
+    if class_map is not None:
+        return sorted(set(class_map.values()))
+    return [names_by_id[i] for i in sorted(names_by_id)]
+
+
 @dataclass
 class SkipReport:
     """Counts of what a reader skipped, by reason, with a few examples each."""

@@ -28,7 +28,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..imageio import load_image
-from .records import Box, LabelledImage, SkipReport
+from .records import Box, LabelledImage, SkipReport, mapped_vocabulary
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # task -> (task folder, label subfolder, key of the names mapping in its config.yaml)
@@ -152,9 +152,7 @@ class YoloDataset(Dataset):
     @property
     def vocabulary_ids(self) -> list[str]:
         """The ids items can carry: the class_map's targets, else the config's names in id order."""
-        if self.class_map is not None:
-            return sorted(set(self.class_map.values()))
-        return [self.class_names[i] for i in sorted(self.class_names)]
+        return mapped_vocabulary(self.class_names, self.class_map)
 
     def __len__(self) -> int:
         return len(self._entries)
