@@ -73,16 +73,12 @@ class WsssObjective:
             enhanced_output, decreased_output = output.views
             parts["at_cls"] = 0.5 * (classification_loss(enhanced_output.class_scores, labels, label_known)
                                      + classification_loss(decreased_output.class_scores, labels, label_known))
+            # Attributes a source does not annotate are 0 in `labels`, so they never count as present here.
             transfer = attention_transfer_losses(output.image.attention_maps, enhanced_output.attention_maps,
-                                                 decreased_output.attention_maps, _known_positive(labels, label_known),
-                                                 self.at_config)
+                                                 decreased_output.attention_maps, labels, self.at_config)
             parts["at_similarity"] = self.at_config.lambda_s * transfer["similarity"]
             parts["at_background"] = self.at_config.lambda_bs * transfer["background_similarity"]
         return parts
-
-
-def _known_positive(labels: torch.Tensor, known: torch.Tensor | None) -> torch.Tensor:
-    return labels if known is None else labels * known
 
 
 def make_superpixel_cache(cache_root: str | Path | None = None) -> SuperpixelCache:
