@@ -100,7 +100,9 @@ DDP_SCRIPT = textwrap.dedent(
     preset = tiny_preset()
     preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, epochs=1, batch_size=2))
     result = train(preset, ToyScenes(8), vocabulary_from_ids(ToyScenes.vocabulary_ids), sys.argv[1], progress=False, device="cpu")
-    print("RESULT", json.dumps(result.history[-1]["steps"]))
+    # One write per rank: both ranks share the stdout pipe, and print's separate writes can interleave.
+    sys.stdout.write("RESULT " + json.dumps(result.history[-1]["steps"]) + "\\n")
+    sys.stdout.flush()
     """
 )
 
