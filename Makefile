@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install browser clean
 
 $(STAMP): pyproject.toml requirements/priors-no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build; an unpinned torch pulls gigabytes of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,priors,nudity]'
+	$(BIN)/python -m pip install -q -e '.[test,priors,nudity,serve,heif]'
 	# Prior providers whose declared dependencies clash (GUI OpenCV, jax): what they import came with [priors].
 	$(BIN)/python -m pip install -q --no-deps -r requirements/priors-no-deps.txt
 	touch $(STAMP)
@@ -22,8 +22,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m privobf.demo --out demo-output
 
-test: $(STAMP)
-	OMP_WAIT_POLICY=PASSIVE PRIVOBF_REQUIRE_PRIORS=1 PRIVOBF_DATA=$(DATA) $(BIN)/python -m pytest -q
+# The web page's browser test drives Debian's Chromium through playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "make test needs Debian's chromium for the browser test: sudo apt-get install chromium"; exit 1; fi; }
+
+test: $(STAMP) browser
+	OMP_WAIT_POLICY=PASSIVE PRIVOBF_REQUIRE_PRIORS=1 PRIVOBF_REQUIRE_BROWSER=1 PRIVOBF_DATA=$(DATA) $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/run.py

@@ -13,6 +13,9 @@ if "PRIVOBF_TEST_KEEP_CACHE" not in os.environ:
     import tempfile
 
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="privobf-test-cache-")
+# A developer's own ~/.config/privobf/preferences.toml must not change what the tests see.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="privobf-test-config-")
+os.environ.pop("PRIVOBF_PREFERENCES", None)
 
 import numpy as np
 import pytest
@@ -104,3 +107,20 @@ def toy_vocabulary():
     from privobf.attributes import vocabulary_from_ids
 
     return vocabulary_from_ids(TOY_IDS, "toy")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny PrivObfNet trained for one epoch on 8 synthetic scenes (seconds): the model of CLI and web tests."""
+    import dataclasses
+
+    from privobf.attributes import vocabulary_from_ids
+    from privobf.data.sources import build_source
+    from privobf.models.config import tiny_preset
+    from privobf.train.engine import train
+
+    preset = tiny_preset()
+    preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, epochs=1))
+    data = build_source("synthetic", n=8, image_size=64, seed=0, difficulty="easy")
+    result = train(preset, data, vocabulary_from_ids(data.vocabulary_ids), tmp_path_factory.mktemp("tiny"), progress=False)
+    return result.image_checkpoint

@@ -8,7 +8,6 @@ from PIL import ExifTags, Image, ImageCms
 from privobf.cli import main
 from privobf.metadata import exif_tags, identifying_exif_removed
 
-from .test_scan_cli import tiny_model  # noqa: F401  (session fixture)
 
 B = ExifTags.Base
 

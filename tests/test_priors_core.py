@@ -8,7 +8,6 @@ import pytest
 from privobf.priors import PriorCache, PriorResult, PriorSet, ProviderUnavailable, image_key, register_provider
 from privobf.priors.attach import WithPriors, precompute_priors
 
-from .test_scan_cli import tiny_model  # noqa: F401  (session fixture)
 
 
 class Square:

@@ -7,7 +7,6 @@ import pytest
 from privobf.cli import main
 from privobf.data.privmini import PRIVMINI_IDS, PrivMini, split_of
 
-from .test_scan_cli import tiny_model  # noqa: F401  (session fixture)
 
 
 def test_split_is_deterministic_disjoint_and_complete(shared_data):

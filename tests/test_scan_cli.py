@@ -8,22 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from privobf.attributes import vocabulary_from_ids
 from privobf.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from privobf.cli import main
-from privobf.data.sources import build_source
-from privobf.models.config import tiny_preset
 from privobf.scanning import Scanner, model_input_size
-from privobf.train.engine import train
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    preset = tiny_preset()
-    preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, epochs=1))
-    data = build_source("synthetic", n=8, image_size=64, seed=0, difficulty="easy")
-    result = train(preset, data, vocabulary_from_ids(data.vocabulary_ids), tmp_path_factory.mktemp("tiny"), progress=False)
-    return result.image_checkpoint
 
 
 @pytest.fixture
@@ -81,8 +68,11 @@ def test_cli_scan_goes_past_a_broken_file_and_says_which(tiny_model, photo_folde
     captured = capsys.readouterr()
     assert code == 1, captured.err
     assert "broken.jpg" in captured.err and "Traceback" not in captured.err
-    reports = json.loads(captured.out)
+    lines = [json.loads(line) for line in captured.out.splitlines()]  # JSON Lines: photos, then the summary
+    reports = [line for line in lines if line.get("status") == "done"]
     assert sorted(r["file"].split("/")[-1] for r in reports) == ["a.png", "b.jpg"]
+    assert [line["file"].split("/")[-1] for line in lines if line.get("status") == "failed"] == ["broken.jpg"]
+    assert lines[-1]["summary"]["done"] == 2 and lines[-1]["summary"]["failed"] == 1
 
 
 def test_cli_obfuscate_writes_new_files_and_never_touches_inputs(tiny_model, photo_folder, tmp_path, capsys):
@@ -122,7 +112,7 @@ def test_checkpoint_of_another_vocabulary_is_refused(tiny_model, tmp_path):
         Scanner(path)
 
 
-@pytest.mark.parametrize("command", ["scan", "obfuscate", "train", "evaluate"])
+@pytest.mark.parametrize("command", ["scan", "obfuscate", "serve", "train", "evaluate"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

@@ -5,7 +5,9 @@ Shared by image outputs (`privobf.imageio`) and checkpoints / logs (`privobf.che
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Callable
@@ -60,3 +62,17 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         remove_quietly(temp)
         raise
     sync_directory(path.parent)
+
+
+def remove_stale_temps(target: Path) -> int:
+    """Delete the temp files a killed run left beside `target` (only names `create_temp_file` makes
+    for exactly this target); returns how many. Called before `target` is written again."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp$")
+    removed = 0
+    if not target.parent.is_dir():
+        return 0
+    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if pattern.match(candidate.name):
+            remove_quietly(candidate)
+            removed += 1
+    return removed

@@ -1,65 +1,163 @@
 """`privobf`: scan photos for private content, hide what you choose, train and evaluate models.
 
 Exit codes: 0 success; 1 some inputs failed (each reported, the rest processed); 2 usage error
-(bad option, unknown attribute, unusable model file).
+(bad option, unknown attribute, unusable model or preferences file); 3 `scan` only: no input failed
+but at least one photo scored above --warn-above; 130 interrupted (finished outputs are complete,
+rerun with --resume).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_ABOVE_WARNING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+TEXT_MODE_HELP = (
+    "mode for text attributes (names, addresses, plates, documents, ...); default solid, whatever --mode says: "
+    "blurred or pixelated text can often be read back by trying candidate strings through the same filter, "
+    "so only a solid fill removes it. Set it to blur/pixelate only if you accept that")
+
+
+EXIT_CODES = (
+    "exit codes: 0 ok; 1 some inputs failed (each reported, the rest done); 2 usage error; 3 scan: a photo "
+    "scored above --warn-above; 130 interrupted (rerun with --resume)")
 
 
 class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2, no traceback."""
 
 
-def expand_inputs(paths: Sequence[str]) -> list[tuple[Path, Path]]:
-    """(file, its folder relative to the given folder): files as given, folders searched recursively.
-
-    The relative folder lets `--out` mirror a tree, so two `IMG_0001.jpg` in different folders
-    never write to the same output.
-    """
-    found: list[tuple[Path, Path]] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            found += [(p, p.parent.relative_to(path)) for p in files]
-        else:
-            found.append((path, Path(".")))  # a missing file is reported by the loader, with its name
-    return found
+# ----------------------------------------------------------------------------------------------- options
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (.safetensors) from `privobf train`; default: the embedded model")
-    parser.add_argument("--profile", help="score for one VISPR user profile (profile00..profile29); default: mean of all 30")
+    parser.add_argument("--profile", help=(
+        "whose privacy the score measures: a VISPR profile (profile00..profile29), or your own ratings file "
+        "(.toml with a [sensitivity] table of attribute = 1..5, or a VISPR-layout .tsv); default: mean of the 30"))
     parser.add_argument("--scales", default=None, help="comma-separated inference scales, e.g. 1.0,0.5,1.5 (default: the model's)")
     parser.add_argument("--no-flip", action="store_true", help="skip the mirrored pass (faster, slightly worse maps)")
     parser.add_argument("--threshold", type=float, default=None, help="attribute probability that counts as present (default 0.5)")
     parser.add_argument("--mask-threshold", type=float, default=None, help="attention value that counts as inside a mask (default 0.3)")
     from .priors.options import add_prior_arguments
 
-    add_prior_arguments(parser)
+    add_prior_arguments(parser, default=None, help_text=(
+        "weight attention maps by person / face / text / plate masks from off-the-shelf detectors "
+        "(default: on, or `priors =` of the preferences file)"))
 
 
-def _scanner(args: argparse.Namespace):
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns ('photos/**/*.jpg')")
+    parser.add_argument("--preferences", help=(
+        "your preferences file (TOML or YAML: what to hide, modes, thresholds, warn_above, profile); default: "
+        "$PRIVOBF_PREFERENCES, else ~/.config/privobf/preferences.toml when it exists. Options given here win"))
+    parser.add_argument("--warn-above", type=float, default=None, help="flag photos whose privacy score is above this (0..1)")
+    parser.add_argument("--reports", help="write a JSON report per photo (and summary.json) into this folder, mirroring the input tree")
+    parser.add_argument("--previews", help="write pictures into this folder: heat maps with outlines, and before / after")
+    parser.add_argument("--json", action="store_true", help="machine output: one JSON object per photo per line (JSON Lines), then a summary line")
+    parser.add_argument("--quiet", action="store_true", help="no line per photo (the summary and errors are still printed)")
+    parser.add_argument("--progress", choices=["auto", "on", "off"], default="auto", help="progress bar with ETA on stderr (auto: when stderr is a terminal)")
+    parser.add_argument("--workers", default="auto", help="processes that decode photos and run the prior detectors (0: none; auto: cores - 1 for folders)")
+    parser.add_argument("--batch-size", type=int, default=4, help="photos per forward pass of the network (default 4)")
+    parser.add_argument("--resume", action="store_true", help="skip photos whose outputs (and reports) already exist: rerun an interrupted batch")
+    parser.add_argument("--max-megapixels", type=float, default=100.0, help="refuse larger images before decoding them (default 100)")
+    _add_model_options(parser)
+
+
+def _add_obfuscation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hide", help=(
+        "comma-separated attribute ids, short names or groups: face, people, nudity, text, names, addresses, "
+        "documents, plates, online, a VISPR group, or all (default: every attribute found)"))
+    parser.add_argument("--mode", default=None, help="solid | blur | pixelate | mask-only (write the mask, not the photo); default solid")
+    parser.add_argument("--text-mode", default=None, help=TEXT_MODE_HELP)
+    parser.add_argument("--strength", type=float, default=None, help=(
+        "blur: sigma as a share of the region's diagonal (default 0.1); pixelate: block as a share of its longer side (default 0.2)"))
+    parser.add_argument("--dilate", type=int, default=None, help="grow every mask by this many pixels (default 0)")
+    parser.add_argument("--force", action="store_true", help="hide the --hide attributes even where the model thinks they are absent")
+    parser.add_argument("--out", help="write outputs into this folder (the input tree is mirrored)")
+    parser.add_argument("--suffix", default=".privobf", help="added to output names (default .privobf)")
+    parser.add_argument("--in-place", action="store_true", help=(
+        "replace each input by its obfuscated version (written to a temp file first, then renamed over it). "
+        "The original is gone afterwards: only when you ask"))
+    parser.add_argument("--overwrite", action="store_true", help="replace existing OUTPUT files (inputs are never touched without --in-place)")
+    parser.add_argument("--format", choices=["jpg", "png", "webp", "tiff"], help="output format (default: the input's; masks are PNG)")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1..100 (default 95)")
+    parser.add_argument("--keep-metadata", action="store_true", help=(
+        "keep the photo's technical EXIF (camera model, exposure, date); GPS, serial numbers, names, comments, "
+        "maker notes and the thumbnail are removed anyway. Default: no EXIF at all (ICC colour profiles are kept)"))
+
+
+def _preferences(args: argparse.Namespace):
+    from .preferences import Preferences, PreferencesError, load_preferences
+
+    path = args.preferences or os.environ.get("PRIVOBF_PREFERENCES")
+    if path is None:
+        config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        default = config_home / "privobf" / "preferences.toml"
+        if not default.is_file():
+            return Preferences()
+        path = str(default)
+        print(f"privobf: using preferences from {path}", file=sys.stderr)
+    try:
+        return load_preferences(path)
+    except PreferencesError as error:
+        raise UsageError(str(error)) from None
+
+
+def _profiles(value: str | None, base: Path, vocabulary):
+    """(profile name or None, own UserProfiles or None) for --profile / `profile =`."""
+    if value is None:
+        return None, None
+    from .attributes import load_profiles
+    from .preferences import PreferencesError, load_preferences, profile_from_ratings
+
+    candidate = Path(value) if Path(value).is_absolute() else base / value
+    if not candidate.suffix and not candidate.exists():
+        return value, None  # a VISPR profile name, checked against the list below
+    if not candidate.is_file():
+        raise UsageError(f"--profile {value}: no such profile file (and not a VISPR profile name)")
+    if candidate.suffix.lower() == ".tsv":
+        try:
+            return None, load_profiles(candidate, vocabulary)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    try:
+        ratings = load_preferences(candidate).sensitivity
+    except PreferencesError as error:
+        raise UsageError(str(error)) from None
+    if not ratings:
+        raise UsageError(f"{candidate}: a profile file needs a [sensitivity] table (attribute = 1..5)")
+    return None, profile_from_ratings(ratings, vocabulary, str(candidate))
+
+
+def _scanner(args: argparse.Namespace, preferences):
     from dataclasses import replace
 
+    from .attributes import vocabulary_from_ids
     from .checkpoint import CheckpointError
-    from .priors.options import prior_set_from_arguments
+    from .models.loading import load_image_model
     from .scanning import Scanner
 
     try:
-        scanner = Scanner(args.model, profile=args.profile, prior_set=prior_set_from_arguments(args))
-    except (CheckpointError, KeyError, ValueError) as error:
+        model = load_image_model(args.model)
+    except (CheckpointError, KeyError, ValueError, OSError) as error:
         raise UsageError(str(error).strip("'\"")) from None
+    vocabulary = vocabulary_from_ids(model.attribute_ids)
+    if args.profile is not None:
+        profile, own = _profiles(args.profile, Path.cwd(), vocabulary)
+    elif preferences.profile is not None:
+        profile, own = _profiles(preferences.profile, Path(preferences.source).parent, vocabulary)
+    else:
+        profile, own = None, preferences.own_profile(vocabulary)
+    scanner = Scanner(model, profile=profile, profiles=own, prior_set=None)
+    if profile is not None:
+        try:
+            scanner.profiles.profile_index(profile)
+        except KeyError as error:
+            raise UsageError(str(error).strip("'\"")) from None
     changes = {}
     if args.scales:
         try:
@@ -70,85 +168,128 @@ def _scanner(args: argparse.Namespace):
             raise UsageError(f"--scales {args.scales!r}: scales must be positive")
     if args.no_flip:
         changes["flip"] = False
-    if args.threshold is not None:
-        changes["attribute_threshold"] = args.threshold
-    if args.mask_threshold is not None:
-        changes["mask_threshold"] = args.mask_threshold
+    threshold = _first(args.threshold, preferences.threshold)
+    mask_threshold = _first(args.mask_threshold, preferences.mask_threshold)
+    for name, value in (("--threshold", threshold), ("--mask-threshold", mask_threshold)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise UsageError(f"{name} {value}: expected a number from 0 to 1")
+    if threshold is not None:
+        changes["attribute_threshold"] = threshold
+    if mask_threshold is not None:
+        changes["mask_threshold"] = mask_threshold
     scanner.inference = replace(scanner.inference, **changes)
-    if args.profile is not None:
-        try:
-            scanner.profiles.profile_index(args.profile)
-        except KeyError as error:
-            raise UsageError(str(error).strip("'\"")) from None
     return scanner
 
 
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def _prior_set(args: argparse.Namespace, preferences):
+    from .priors.options import prior_set_from_arguments
+
+    if args.priors is None:
+        args.priors = "off" if preferences.priors is False else "on"
+    try:
+        return prior_set_from_arguments(args)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _workers(value: str, args: argparse.Namespace) -> int:
+    if value == "auto":
+        single_file = len(args.paths) == 1 and Path(args.paths[0]).is_file()
+        return 0 if single_file else max(1, min(4, (os.cpu_count() or 2) - 1))
+    try:
+        workers = int(value)
+    except ValueError:
+        raise UsageError(f"--workers {value!r}: expected a number or auto") from None
+    if workers < 0:
+        raise UsageError("--workers must be >= 0")
+    return workers
+
+
+def _run_options(args: argparse.Namespace, preferences, **extra):
+    from .runner import RunOptions
+
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if args.max_megapixels <= 0:
+        raise UsageError("--max-megapixels must be positive")
+    warn_above = _first(args.warn_above, preferences.warn_above)
+    if warn_above is not None and not 0.0 <= warn_above <= 1.0:
+        raise UsageError(f"--warn-above {warn_above}: expected a privacy score from 0 to 1")
+    return RunOptions(
+        reports=Path(args.reports) if args.reports else None,
+        previews=Path(args.previews) if args.previews else None,
+        resume=args.resume,
+        warn_above=warn_above,
+        workers=_workers(args.workers, args),
+        batch_size=args.batch_size,
+        max_pixels=int(args.max_megapixels * 1_000_000),
+        json_lines=args.json,
+        quiet=args.quiet,
+        progress={"auto": None, "on": True, "off": False}[args.progress],
+        **extra,
+    )
+
+
+def _run(args: argparse.Namespace, scanner, options, prior_set) -> int:
+    import json
+
+    from .runner import BatchRun
+
+    run = BatchRun(scanner, options, prior_set)
+    summary = run.run(args.paths)
+    if options.json_lines:
+        print(json.dumps({"summary": summary.to_dict()}))
+    elif summary.done + len(summary.failed) + summary.skipped > 1 or summary.failed:
+        print(summary.table(hiding=options.plan is not None), file=sys.stderr if options.quiet else sys.stdout)
+    if summary.failed:
+        return EXIT_SOME_FAILED
+    if options.plan is None and options.warn_above is not None and summary.above_warning:
+        return EXIT_ABOVE_WARNING
+    return EXIT_OK
+
+
 def command_scan(args: argparse.Namespace) -> int:
-    from .imageio import ImageLoadError, load_image
-
-    scanner = _scanner(args)
-    failures = 0
-    results = []
-    for path, _ in expand_inputs(args.paths):
-        try:
-            report = scanner.scan(load_image(path).pixels)
-        except ImageLoadError as error:
-            print(f"privobf: skipped {error}", file=sys.stderr)
-            failures += 1
-            continue
-        summary = {"file": str(path), **report.to_dict()}
-        results.append(summary)
-        if not args.json:
-            shown = ", ".join(f"{a} {report.probability(a):.2f}" for a in report.present()) or "nothing private found"
-            print(f"{path}: privacy score {report.privacy_score:.2f}; {shown}")
-    if args.json:
-        json.dump(results, sys.stdout, indent=1)
-        print()
-    return EXIT_SOME_FAILED if failures else EXIT_OK
-
-
-def _output_path(path: Path, relative: Path, args: argparse.Namespace) -> Path:
-    name = f"{path.stem}{args.suffix}{path.suffix}"
-    if not args.out:
-        return path.with_name(name)
-    folder = Path(args.out) / relative
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / name
+    preferences = _preferences(args)
+    scanner = _scanner(args, preferences)
+    return _run(args, scanner, _run_options(args, preferences), _prior_set(args, preferences))
 
 
 def command_obfuscate(args: argparse.Namespace) -> int:
-    from .attributes import UnknownAttributeError, vocabulary_from_ids
-    from .imageio import ImageLoadError, load_image, save_image_atomic
-    from .metadata import identifying_exif_removed
-    from .obfuscation import obfuscate
+    from .attributes import UnknownAttributeError
+    from .inputs import OutputNaming
+    from .protection import resolve_names
 
-    scanner = _scanner(args)
-    vocabulary = vocabulary_from_ids(scanner.model.attribute_ids)
-    hide = None
-    if args.hide:
-        try:
-            hide = sorted({i for name in args.hide.split(",") for i in vocabulary.resolve(name)})
-        except UnknownAttributeError as error:
-            raise UsageError(str(error)) from None
-    if args.suffix == "" and not args.out:
-        raise UsageError("refusing to overwrite inputs: give --out DIR or a non-empty --suffix")
-    failures = 0
-    for path, relative in expand_inputs(args.paths):
-        try:
-            loaded = load_image(path)
-            report = scanner.scan(loaded.pixels)
-            chosen = hide if hide is not None else report.present()
-            chosen = [a for a in chosen if report.probability(a) >= scanner.inference.attribute_threshold] if not args.force else chosen
-            hidden = obfuscate(loaded.pixels, report, hide=chosen, mode=args.mode)
-            target = _output_path(path, relative, args)
-            exif = identifying_exif_removed(loaded.exif)[0] if args.keep_metadata else None
-            save_image_atomic(hidden, target, exif=exif, icc_profile=loaded.icc_profile, overwrite=args.overwrite)
-        except (ImageLoadError, FileExistsError, OSError) as error:
-            print(f"privobf: skipped {path}: {error}", file=sys.stderr)
-            failures += 1
-            continue
-        print(f"{path} -> {target}: hid {', '.join(chosen) or 'nothing'} (score {report.privacy_score:.2f})")
-    return EXIT_SOME_FAILED if failures else EXIT_OK
+    preferences = _preferences(args)
+    scanner = _scanner(args, preferences)
+    try:
+        hide = resolve_names(scanner.vocabulary, args.hide.split(",")) if args.hide else None
+        plan = preferences.plan(
+            scanner.vocabulary, hide=hide, mode=args.mode, text_mode=args.text_mode, strength=args.strength,
+            dilate=args.dilate, force=args.force or None)
+    except (UnknownAttributeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if args.strength is not None and args.strength <= 0:
+        raise UsageError("--strength must be positive")
+    if not 1 <= args.quality <= 100:
+        raise UsageError("--quality must be from 1 to 100")
+    if args.in_place and args.resume:
+        raise UsageError("--resume cannot tell which inputs were already replaced by --in-place; use --out for resumable batches")
+    if args.in_place and plan.mask_only:
+        raise UsageError("--mode mask-only with --in-place would replace your photos by masks; use --out or --suffix")
+    extension = ".png" if plan.mask_only else (f".{args.format}" if args.format else None)
+    try:
+        naming = OutputNaming(out=Path(args.out) if args.out else None, suffix=args.suffix,
+                              in_place=args.in_place, extension=extension)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    keep_metadata = args.keep_metadata or bool(preferences.keep_metadata)
+    options = _run_options(args, preferences, plan=plan, naming=naming, overwrite=args.overwrite,
+                           keep_metadata=keep_metadata, quality=args.quality)
+    return _run(args, scanner, options, _prior_set(args, preferences))
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -167,34 +308,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="privobf",
         description="Find what photos reveal about people (faces, names, addresses, documents, plates, ...) and hide exactly that.",
-        epilog="Exit codes: 0 ok, 1 some inputs failed (reported, the rest done), 2 usage error.",
+        epilog=EXIT_CODES,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     scan = sub.add_parser("scan", help="report the privacy score and attributes of photos", description=(
-        "Scan image files or folders (searched recursively) and print, per image, the privacy score in [0, 1] "
-        "and the private attributes found with their probabilities. Nothing is written."))
-    scan.add_argument("paths", nargs="+", help="image files or folders")
-    scan.add_argument("--json", action="store_true", help="print one JSON document with every report")
-    _add_model_options(scan)
+        "Scan photos (files, folders searched recursively, globs) and print, per photo, the privacy score in [0, 1] "
+        "and the private attributes found with their probabilities. Nothing is written unless --reports / --previews "
+        "name a folder."), epilog=EXIT_CODES)
+    _add_batch_options(scan)
     scan.set_defaults(handler=command_scan)
 
     obf = sub.add_parser("obfuscate", help="hide private regions and write new images", description=(
-        "Scan photos and write copies in which the chosen attributes are hidden. Inputs are never overwritten: "
-        "outputs go to --out DIR or beside the input with --suffix. Text is best hidden with solid fill: "
-        "blurred or pixelated text can often be read back."))
-    obf.add_argument("paths", nargs="+", help="image files or folders")
-    obf.add_argument("--hide", help="comma-separated attribute ids, short names or groups (e.g. face_complete,documents); default: every attribute found")
-    obf.add_argument("--mode", default="solid", help="solid | blur | pixelate (default solid)")
-    obf.add_argument("--out", help="write outputs into this folder")
-    obf.add_argument("--suffix", default=".privobf", help="added to output names (default .privobf)")
-    obf.add_argument("--overwrite", action="store_true", help="replace existing OUTPUT files (inputs are never touched)")
-    obf.add_argument("--force", action="store_true", help="hide the --hide attributes even where the model thinks they are absent")
-    obf.add_argument("--keep-metadata", action="store_true", help=(
-        "keep the photo's technical EXIF (camera model, exposure, date); GPS, serial numbers, names, comments, "
-        "maker notes and the thumbnail are removed anyway. Default: no EXIF at all (ICC colour profiles are kept)"))
-    _add_model_options(obf)
+        "Scan photos and write copies in which the chosen attributes are hidden. Inputs are never overwritten unless "
+        "you ask for --in-place: outputs go to --out DIR or beside the input with --suffix, and an existing output is "
+        "only replaced with --overwrite. Text attributes are filled solid whatever --mode says (see --text-mode): "
+        "blurred or pixelated text can often be read back. EXIF (GPS, serial numbers, ...) is removed by default."),
+        epilog=EXIT_CODES)
+    _add_batch_options(obf)
+    _add_obfuscation_options(obf)
     obf.set_defaults(handler=command_obfuscate)
+
+    from .web.server import add_serve_arguments, run_serve
+
+    serve = sub.add_parser("serve", help="a web page on this computer: upload, see, choose, download", description=(
+        "Serve privobf's web page (default http://127.0.0.1:8765): upload a photo, see its score, attributes and heat "
+        "maps, tick what to hide, choose the mode, download the result. The last few uploads stay in memory (to hide "
+        "without uploading again); nothing is written to disk."))
+    add_serve_arguments(serve)
+    serve.set_defaults(handler=run_serve)
 
     from .train.run import add_train_arguments
     from .evaluate.run import add_evaluate_arguments
@@ -223,8 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"privobf: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("privobf: interrupted", file=sys.stderr)
-        return 130
+        print("privobf: interrupted; finished outputs are complete, rerun with --resume to do the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ absorbs the variety in one place:
   per call, so a tiny file that claims to be 20000x20000 costs nothing;
 * transparency is composited over white, high bit depths are scaled (not clipped) to 8 bits, CMYK goes
   through its ICC profile, EXIF orientation is applied, and only the first frame of an animation or
-  multi-page file is read.
+  multi-page file is read;
+* HEIC/HEIF (the iPhone default) is read and written through the optional ``pillow_heif`` package
+  (``pip install 'privobf[heif]'``), registered with Pillow the first time a file needs it; without it a
+  HEIC file gets a one-line error naming that command.
 
 Saving goes through a temporary file in the target directory followed by an atomic rename, so a crash,
 a full disk or an encoder error leaves either the old file or no file, never a truncated one.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +53,19 @@ _RASTER_SIGNATURES = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
-_FORMAT_BY_EXTENSION = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
-_SAVE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+# The ISO base media "ftyp" brands of HEIC/HEIF still images and sequences (the ones pillow_heif accepts).
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+_HEIF_FORMAT = "HEIF"  # Pillow's format name for HEIC/HEIF files once pillow_heif is registered
+_HEIF_INSTALL = "pip install 'privobf[heif]'"
+_FORMAT_BY_EXTENSION = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+    ".heic": _HEIF_FORMAT, ".heif": _HEIF_FORMAT,
+}
+_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "HEIC": _HEIF_FORMAT}
+_SAVE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # plus HEIF when pillow_heif can encode (see _save_formats)
+# Suffixes of files load_image reads with Pillow alone; .heic/.heif join them when pillow_heif is installed.
+_READABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+_HEIF_SUFFIXES = frozenset({".heic", ".heif"})
 # At or above this JPEG quality, colour is stored at full resolution (4:4:4): sharp coloured edges such as a
 # solid obfuscation box stay clean, for roughly a fifth more bytes; below it the caller asked for small files.
 _FULL_CHROMA_MIN_QUALITY = 90
@@ -80,6 +93,45 @@ class LoadedImage:
     original_mode: str  # Pillow mode before conversion ("RGBA", "I;16", "CMYK", "P", ...); see _array_mode for arrays
     exif: bytes | None  # raw EXIF, Orientation set to 1 because `pixels` are already upright
     icc_profile: bytes | None  # only an RGB profile: it must describe `pixels`, which are RGB
+
+
+# ----------------------------------------------------------------------------------------------- HEIC / HEIF
+
+_heif_registered: bool | None = None  # None: not tried yet; then whether pillow_heif is registered with Pillow
+_heif_lock = threading.Lock()
+
+
+def heif_available() -> bool:
+    """Whether HEIC/HEIF files can be read: pillow_heif is installed and registered with Pillow.
+
+    The registration happens once, the first time it is asked for (a HEIC file met, a .heic output, or
+    `readable_suffixes`), so a session that never sees one never imports libheif.
+    """
+    global _heif_registered
+    if _heif_registered is None:
+        with _heif_lock:
+            if _heif_registered is None:
+                _heif_registered = _register_heif()
+    return _heif_registered
+
+
+def _register_heif() -> bool:
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except (ImportError, OSError):  # not installed, or its bundled libheif cannot be loaded on this system
+        return False
+    return _HEIF_FORMAT in Image.OPEN
+
+
+def readable_suffixes() -> frozenset[str]:
+    """File suffixes (lower case, with the dot) of the formats `load_image` can read in this installation."""
+    return _READABLE_SUFFIXES | _HEIF_SUFFIXES if heif_available() else _READABLE_SUFFIXES
+
+
+def _looks_like_heif(prefix: bytes) -> bool:
+    return prefix[4:8] == b"ftyp" and prefix[8:12] in _HEIF_BRANDS
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -159,37 +211,50 @@ def _load_encoded(handle: BinaryIO, path: str | None, label: str, max_pixels: in
     """Identify the format from the header, then hand over to the common PIL path."""
     prefix = handle.read(64)
     handle.seek(0)
+    # Only a file that starts like a HEIC/HEIF pays for importing libheif; without it that plugin is not asked.
+    heif = _looks_like_heif(prefix) and heif_available()
+    rejections: dict[str, str] = {}
     try:
-        image = _open_header(handle, path or "", prefix)
+        image = _open_header(handle, path or "", prefix, skip=() if heif else (_HEIF_FORMAT,), rejections=rejections)
     except Image.DecompressionBombError as error:
         raise ImageLoadError(label, f"too large to decode safely ({error})") from error
     except _CORRUPT_DATA_ERRORS as error:
         raise ImageLoadError(label, f"truncated or corrupt image data ({error})") from error
     if image is None:
-        raise ImageLoadError(label, _unidentified_reason(prefix))
+        raise ImageLoadError(label, _unidentified_reason(prefix, heif, rejections.get(_HEIF_FORMAT)))
     return _load_pil(image, label, max_pixels, path=path)
 
 
-def _open_header(handle: BinaryIO, filename: str, prefix: bytes) -> Image.Image | None:
+def _open_header(
+    handle: BinaryIO,
+    filename: str,
+    prefix: bytes,
+    skip: tuple[str, ...] = (),
+    rejections: dict[str, str] | None = None,
+) -> Image.Image | None:
     """Parse only the header, like `Image.open`, but without Pillow's process-wide size limit.
 
     `Image.open` rejects anything above ``2 * Image.MAX_IMAGE_PIXELS`` with an error that does not carry
     the dimensions, and warns above ``MAX_IMAGE_PIXELS``. The limit here is `max_pixels`, chosen per call,
     and the message must name the dimensions, so we walk Pillow's plugin registry the way `Image.open`
     does (cheap accept() on the first bytes, then the plugin's header parser) and check the size ourselves.
+    Plugins named in `skip` are not asked; `rejections` collects why a plugin that accepted the first
+    bytes could not parse the header (libheif's reason is worth showing).
     """
-    tried: set[str] = set()
+    tried: set[str] = set(skip)
     for load_plugins in (Image.preinit, Image.init):
         load_plugins()
         for format_name in [f for f in Image.ID if f not in tried]:
             tried.add(format_name)
-            image = _try_plugin(format_name, handle, filename, prefix)
+            image = _try_plugin(format_name, handle, filename, prefix, rejections)
             if image is not None:
                 return image
     return None
 
 
-def _try_plugin(format_name: str, handle: BinaryIO, filename: str, prefix: bytes) -> Image.Image | None:
+def _try_plugin(
+    format_name: str, handle: BinaryIO, filename: str, prefix: bytes, rejections: dict[str, str] | None = None
+) -> Image.Image | None:
     """One plugin's verdict: an unopened image if the header is its format, None if it is not."""
     factory, accept = Image.OPEN[format_name]
     try:
@@ -198,17 +263,28 @@ def _try_plugin(format_name: str, handle: BinaryIO, filename: str, prefix: bytes
             return None
         handle.seek(0)
         return factory(handle, filename)
-    except (SyntaxError, IndexError, TypeError, struct.error):  # what Image.open treats as "not this format"
+    except (SyntaxError, IndexError, TypeError, struct.error) as error:  # what Image.open treats as "not this format"
+        if rejections is not None and accept:
+            rejections[format_name] = str(error)
         return None
 
 
-def _unidentified_reason(prefix: bytes) -> str:
-    """Say what the file looks like when no plugin can read it, since "not an image" is wrong for a HEIC photo."""
+def _unidentified_reason(prefix: bytes, heif: bool = False, heif_error: str | None = None) -> str:
+    """Say what the file looks like when no plugin can read it, since "not an image" is wrong for a HEIC photo.
+
+    `heif` says whether the HEIC/HEIF plugin was asked; `heif_error` is why it refused the header.
+    """
     for signature, format_name in _RASTER_SIGNATURES:
         if prefix.startswith(signature):
             return f"truncated or corrupt image data (starts like a {format_name} but its header cannot be read)"
-    if prefix[4:8] == b"ftyp" and prefix[8:12] in _HEIF_BRANDS:
-        return "HEIC/HEIF images are not supported by this installation; convert it to JPEG or PNG first"
+    if _looks_like_heif(prefix):
+        if not heif:
+            return (
+                "HEIC/HEIF images are not supported by this installation; "
+                f"install HEIC support with: {_HEIF_INSTALL} (or convert it to JPEG or PNG first)"
+            )
+        detail = f": {heif_error}" if heif_error else ""
+        return f"truncated or corrupt image data (starts like a HEIC/HEIF but its header cannot be read{detail})"
     if prefix.startswith(b"%PDF"):
         return "a PDF document, not an image"
     if prefix.lstrip().lower().startswith((b"<svg", b"<?xml")):
@@ -219,6 +295,7 @@ def _unidentified_reason(prefix: bytes) -> str:
 def _load_pil(image: Image.Image, label: str, max_pixels: int, path: str | None) -> LoadedImage:
     """The shared path: size checks on the header, decode, orient, convert, collect metadata."""
     _check_dimensions(image.width, image.height, label, max_pixels)
+    _check_heif_coded_size(image, label, max_pixels)
     _decode(image, label)
     upright = _apply_orientation(image)
     return LoadedImage(
@@ -247,6 +324,38 @@ def _check_dimensions(width: int, height: int, label: str, max_pixels: int) -> N
         )
 
 
+def _check_heif_coded_size(image: Image.Image, label: str, max_pixels: int) -> None:
+    """A HEIF reports its size after cropping (its "clap" box), but libheif decodes the whole coded picture
+    first: a file may crop a huge, highly compressible picture down to a few pixels. Check that size too."""
+    coded = _heif_coded_size(image) if image.format == _HEIF_FORMAT else None
+    if coded is None:
+        return
+    width, height = coded
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            label,
+            f"{width}×{height} = {_megapixels(width * height)} MP (cropped to {image.width}×{image.height} for display) "
+            f"exceeds the {_megapixels(max_pixels)} MP limit; pass a larger max_pixels if you trust this file",
+        )
+
+
+def _heif_coded_size(image: Image.Image) -> tuple[int, int] | None:
+    """Width and height before the crop, from pillow_heif's list of transformations; None if it has no crop.
+
+    This reads pillow_heif internals (``("clap", left, top, right, bottom, width, height)``), so anything
+    unexpected means "unknown" rather than an error; libheif's own 1-gigapixel limit still applies then.
+    """
+    try:
+        heif_image = image._heif_file[image.tell()]  # type: ignore[attr-defined]
+        transformations = heif_image._c_image.transformations
+        for transformation in transformations:
+            if transformation[0] == "clap" and len(transformation) >= 7:
+                return int(transformation[5]), int(transformation[6])
+    except Exception:  # noqa: BLE001 - a different pillow_heif version: fall back to the displayed size
+        return None
+    return None
+
+
 def _megapixels(pixels: int) -> str:
     megapixels = pixels / 1e6
     return f"{megapixels:,.0f}" if megapixels >= 100 else f"{megapixels:.4g}"
@@ -264,7 +373,15 @@ def _decode(image: Image.Image, label: str) -> None:
         raise ImageLoadError(label, f"too large to decode safely ({error})") from error
     except MemoryError as error:
         raise ImageLoadError(label, f"not enough memory to decode a {image.width}×{image.height} image") from error
-    except _CORRUPT_DATA_ERRORS as error:
+    except (*_CORRUPT_DATA_ERRORS, TypeError) as error:
+        # TypeError: a TIFF whose StripOffsets tag is typed FLOAT or RATIONAL reaches Pillow's seek() as a
+        # float (found by fuzzing); at decode time a wrongly typed tag is corrupt data, not a caller's bug.
+        raise ImageLoadError(label, f"truncated or corrupt image data ({error})") from error
+    except RuntimeError as error:  # pillow_heif reports every libheif decoding error as a RuntimeError
+        if image.format != _HEIF_FORMAT or isinstance(error, RecursionError):
+            raise
+        if "security limit" in str(error).lower():  # the stream holds more pixels than its header declared
+            raise ImageLoadError(label, f"too large to decode safely ({error})") from error
         raise ImageLoadError(label, f"truncated or corrupt image data ({error})") from error
 
 
@@ -496,7 +613,8 @@ def encode_image(
     """Encode uint8 [H, W, 3] (or [H, W] grey) pixels in memory.
 
     Metadata is written only when passed: an obfuscated photo should not silently carry the original's GPS
-    position. PNG and TIFF are lossless; JPEG keeps full-resolution colour at quality >= 90.
+    position. PNG and TIFF are lossless; JPEG and HEIF keep full-resolution colour at quality >= 90.
+    HEIF ("HEIC" is accepted too) needs pillow_heif with its HEVC encoder.
     """
     format_name = _normalise_format(format)
     if not isinstance(quality, int) or not 1 <= quality <= 100:
@@ -522,7 +640,7 @@ def save_image_atomic(
     The image is encoded in memory first (an encoder error creates no file at all), written to a temporary
     file in the same directory, fsynced, then moved into place. Without `overwrite`, an existing file is
     never replaced, even one that appears while we write. The format follows the extension
-    (.jpg/.jpeg/.png/.webp/.tif/.tiff) unless `format` is given.
+    (.jpg/.jpeg/.png/.webp/.tif/.tiff, and .heic/.heif with pillow_heif) unless `format` is given.
     """
     target = Path(path)
     format_name = _normalise_format(format) if format else _format_from_extension(target)
@@ -535,9 +653,22 @@ def save_image_atomic(
 def _normalise_format(format: str) -> str:
     name = format.upper().lstrip(".")
     name = _FORMAT_ALIASES.get(name, name)
-    if name not in _SAVE_FORMATS:
+    formats = _save_formats() if name == _HEIF_FORMAT else _SAVE_FORMATS  # only a HEIF request imports libheif
+    if name == _HEIF_FORMAT and name not in formats:
+        raise ValueError(
+            f"cannot save format {format!r}: HEIC/HEIF output needs pillow-heif with its HEVC encoder; "
+            f"install it with: {_HEIF_INSTALL}, or choose one of {', '.join(_SAVE_FORMATS)}"
+        )
+    if name not in formats:
         raise ValueError(f"cannot save format {format!r}; choose one of {', '.join(_SAVE_FORMATS)}")
     return name
+
+
+def _save_formats() -> tuple[str, ...]:
+    """The formats `encode_image` can write here: HEIF only when pillow_heif registered an encoder for it."""
+    if heif_available() and _HEIF_FORMAT in Image.SAVE:
+        return (*_SAVE_FORMATS, _HEIF_FORMAT)
+    return _SAVE_FORMATS
 
 
 def _format_from_extension(path: Path) -> str:
@@ -563,6 +694,9 @@ def _save_options(format_name: str, quality: int, exif: bytes | None, icc_profil
     if format_name == "JPEG":
         options["quality"] = quality
         options["subsampling"] = 0 if quality >= _FULL_CHROMA_MIN_QUALITY else 2  # 0 = 4:4:4, 2 = 4:2:0
+    elif format_name == _HEIF_FORMAT:
+        options["quality"] = quality
+        options["chroma"] = 444 if quality >= _FULL_CHROMA_MIN_QUALITY else 420
     elif format_name == "WEBP":
         options["quality"] = quality
     elif format_name == "TIFF":

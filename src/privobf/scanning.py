@@ -8,7 +8,8 @@ before each attribute's map is max-normalised to [0, 1] (the CAM convention of t
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +73,7 @@ class Scanner:
         preset_inference = getattr(self.model, "preset", None)
         self.inference = inference or (preset_inference.inference if preset_inference else InferenceConfig())
         self.vocabulary = vocabulary_from_ids(self.model.attribute_ids)
+        self.own_profiles = profiles is not None  # the user's ratings, not the VISPR profiles the head learnt
         self.profiles = profiles or vispr_profiles(self.vocabulary)
         self.profile = profile
         self.prior_set = prior_set
@@ -79,60 +81,96 @@ class Scanner:
     @torch.inference_mode()
     def predict(self, image: np.ndarray, priors: Mapping[str, np.ndarray | None] | None = None) -> dict[str, Any]:
         """Raw outputs for one uint8 [H, W, 3] image: maps [K, h, w], probabilities [K], profile scores [P] or None."""
+        return self.predict_many([image], [priors])[0]
+
+    @torch.inference_mode()
+    def predict_many(
+        self, images: Sequence[np.ndarray], priors: Sequence[Mapping[str, np.ndarray | None] | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """:meth:`predict` for several images, batched: at each scale, the images that share a model input
+        size (a folder of photos from one camera) go through the network in one forward pass, mirrored
+        copies included. Results equal one-by-one prediction up to float rounding."""
+        priors = list(priors) if priors is not None else [None] * len(images)
+        if len(priors) != len(images):
+            raise ValueError(f"{len(images)} images but {len(priors)} prior entries")
         config = self.model.config
         stride = self.model.branch.backbone.output_stride
-        height, width = image.shape[:2]
-        base = model_input_size(height, width, config.image_size, stride)
-        map_size = (base[0] // stride, base[1] // stride)
-        maps_sum = None
-        probabilities, privacies = [], []
+        shapes = [image.shape[:2] for image in images]
+        map_sizes = [
+            tuple(side // stride for side in model_input_size(h, w, config.image_size, stride)) for h, w in shapes
+        ]
+        maps_sum: list[torch.Tensor | None] = [None] * len(images)
+        probabilities: list[list[torch.Tensor]] = [[] for _ in images]
+        privacies: list[list[torch.Tensor]] = [[] for _ in images]
         for scale in self.inference.scales:
-            size = model_input_size(height, width, int(round(config.image_size * scale)), stride)
-            tensor = image_to_tensor(image, size)[None]
-            prior = stack_priors(priors, size)
-            if self.inference.flip:
-                tensor = torch.cat([tensor, tensor.flip(-1)])
-                prior = None if prior is None else torch.cat([prior, prior.flip(-1)])
-            output = self.model(tensor.to(self.device), None if prior is None else prior.to(self.device))
-            maps = F.interpolate(F.relu(output.attention_maps.float()), size=map_size, mode="bilinear", align_corners=False)
-            if self.inference.flip:
-                maps = maps[:1] + maps[1:].flip(-1)
-            maps_sum = maps[0] if maps_sum is None else maps_sum + maps[0]
-            probabilities.append(self.model.branch.attribute_probabilities(output).float().mean(0))
-            if output.privacy is not None:
-                privacies.append(output.privacy.float().mean(0))
-        maxima = maps_sum.flatten(1).max(dim=1).values.clamp(min=1e-5)
-        attention = (maps_sum / maxima[:, None, None]).cpu().numpy().astype(np.float32)
-        return {
-            "attention_maps": attention,
-            "probabilities": torch.stack(probabilities).mean(0).cpu().numpy().astype(np.float32),
-            "profile_scores": torch.stack(privacies).mean(0).cpu().numpy().astype(np.float32) if privacies else None,
-        }
+            long_side = int(round(config.image_size * scale))
+            groups: dict[tuple[int, int], list[int]] = {}
+            for index, (h, w) in enumerate(shapes):
+                groups.setdefault(model_input_size(h, w, long_side, stride), []).append(index)
+            for size, members in groups.items():
+                output, count = self._forward(images, priors, members, size)
+                attention = F.relu(output.attention_maps.float())
+                probability = self.model.branch.attribute_probabilities(output).float()
+                for position, index in enumerate(members):
+                    rows = [position, position + count] if self.inference.flip else [position]
+                    maps = F.interpolate(attention[rows], size=map_sizes[index], mode="bilinear", align_corners=False)
+                    merged = maps[0] + (maps[1].flip(-1) if self.inference.flip else 0)
+                    maps_sum[index] = merged if maps_sum[index] is None else maps_sum[index] + merged
+                    probabilities[index].append(probability[rows].mean(0))
+                    if output.privacy is not None:
+                        privacies[index].append(output.privacy.float()[rows].mean(0))
+        results = []
+        for index in range(len(images)):
+            maxima = maps_sum[index].flatten(1).max(dim=1).values.clamp(min=1e-5)
+            results.append({
+                "attention_maps": (maps_sum[index] / maxima[:, None, None]).cpu().numpy().astype(np.float32),
+                "probabilities": torch.stack(probabilities[index]).mean(0).cpu().numpy().astype(np.float32),
+                "profile_scores": (
+                    torch.stack(privacies[index]).mean(0).cpu().numpy().astype(np.float32) if privacies[index] else None
+                ),
+            })
+        return results
+
+    def _forward(self, images, priors, members: list[int], size: tuple[int, int]):
+        """One forward pass over `members` at `size`: originals first, then (with flip) their mirrors."""
+        tensor = torch.stack([image_to_tensor(images[i], size) for i in members])
+        stacked = [stack_priors(priors[i], size) for i in members]
+        prior = None
+        if any(p is not None for p in stacked):
+            prior = torch.cat([p if p is not None else torch.full((1, 2, *size), float("nan")) for p in stacked])
+        if self.inference.flip:
+            tensor = torch.cat([tensor, tensor.flip(-1)])
+            prior = None if prior is None else torch.cat([prior, prior.flip(-1)])
+        output = self.model(tensor.to(self.device), None if prior is None else prior.to(self.device))
+        return output, len(members)
 
     def scan(self, image: ImageInput, priors: Mapping[str, np.ndarray | None] | None = None) -> PrivacyReport:
+        """Scan one image (array or path); `priors` gives its human / text masks directly, else the
+        scanner's prior set computes them (or none run)."""
         if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
             pixels = image
         else:
             from .imageio import load_image
 
             pixels = load_image(image).pixels
-        notes = []
-        if priors is not None:
-            prior_record: dict[str, Any] = {k: ("given" if v is not None else "absent") for k, v in priors.items()}
-        elif self.prior_set is not None:
-            maps = self.prior_set(pixels)
-            priors = maps.for_model()
-            prior_record = prior_summary(maps, self.prior_set)
-            notes.extend(f"prior provider {name} unavailable: {why}" for name, why in self.prior_set.unavailable.items())
-            notes.extend(f"prior provider {name} failed on this image: {why}" for name, why in maps.errors.items())
-        else:
-            prior_record = {"human": "off", "text": "off"}
-        raw = self.predict(pixels, priors)
+        prepared = given_priors(priors) if priors is not None else compute_priors(self.prior_set, pixels)
+        return self.scan_many([pixels], [prepared])[0]
+
+    def scan_many(self, images: Sequence[np.ndarray], priors: Sequence["ImagePriors"]) -> list[PrivacyReport]:
+        """Reports for uint8 RGB images whose priors were prepared already (e.g. in worker processes),
+        with the model batched (:meth:`predict_many`)."""
+        raws = self.predict_many(images, [p.maps for p in priors])
+        return [self._report(pixels, raw, prepared) for pixels, raw, prepared in zip(images, raws, priors)]
+
+    def _report(self, pixels: np.ndarray, raw: dict[str, Any], prepared: "ImagePriors") -> PrivacyReport:
+        notes = list(prepared.notes)
         profile_scores = raw["profile_scores"]
-        if profile_scores is None:
-            # No privacy head: the score follows from the attribute probabilities and the profiles.
+        if profile_scores is None or self.own_profiles:
+            # No privacy head, or the user's own ratings (the head learnt the VISPR profiles): the score
+            # follows from the attribute probabilities and the profiles.
             profile_scores = self.profiles.scores(raw["probabilities"], "max")
-            notes.append("privacy score derived from attribute probabilities (model has no privacy head)")
+            why = "the model has no privacy head" if raw["profile_scores"] is None else "own sensitivity profile"
+            notes.append(f"privacy score derived from attribute probabilities ({why})")
         if self.profile is None:
             score = float(np.mean(profile_scores))
         else:
@@ -148,9 +186,49 @@ class Scanner:
             attribute_threshold=self.inference.attribute_threshold,
             mask_threshold=self.inference.mask_threshold,
             model=dict(getattr(self.model, "source", {})),
-            priors=prior_record,
+            priors=prepared.record,
             notes=notes,
         )
+
+
+@dataclass
+class ImagePriors:
+    """One image's priors as the scanner needs them: the model's two maps, the report's record, notes.
+
+    Small enough to send between processes: `compute_priors` shrinks the maps (the model never sees
+    them larger than its input)."""
+
+    maps: dict[str, np.ndarray | None] | None
+    record: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+PRIOR_MAP_MAX_SIDE = 1024  # > the largest model input (448 x 1.5 scale); area-shrunk maps keep their means
+
+
+def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePriors:
+    """Run the providers on one image (or record that priors are off)."""
+    if prior_set is None:
+        return ImagePriors(None, {"human": "off", "text": "off"})
+    maps = prior_set(pixels)
+    notes = [f"prior provider {name} unavailable: {why}" for name, why in prior_set.unavailable.items()]
+    notes += [f"prior provider {name} failed on this image: {why}" for name, why in maps.errors.items()]
+    shrunk = {key: _shrunk(value) for key, value in maps.for_model().items()}
+    return ImagePriors(shrunk, prior_summary(maps, prior_set), notes)
+
+
+def given_priors(priors: Mapping[str, np.ndarray | None]) -> ImagePriors:
+    return ImagePriors(dict(priors), {k: ("given" if v is not None else "absent") for k, v in priors.items()})
+
+
+def _shrunk(prior: np.ndarray | None) -> np.ndarray | None:
+    if prior is None or max(prior.shape) <= PRIOR_MAP_MAX_SIDE:
+        return prior
+    import cv2
+
+    scale = PRIOR_MAP_MAX_SIDE / max(prior.shape)
+    size = (max(1, round(prior.shape[1] * scale)), max(1, round(prior.shape[0] * scale)))
+    return cv2.resize(np.asarray(prior, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
 
 
 def prior_summary(maps: "PriorMaps", prior_set: "PriorSet") -> dict[str, Any]:

@@ -81,12 +81,13 @@ class Vocabulary:
         return self[attribute_id].index
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self.ids + [a.short_name for a in self], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(name.strip().lower(), self.names(), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown attribute {name!r} in vocabulary {self.name!r}{hint}"
 
     def resolve(self, name: str) -> list[str]:
-        """Ids named by `name`: an id, a short name (`face_complete`), a group (`documents`) or `all`."""
+        """Ids named by `name`: an id, a short name (`face_complete`), a VISPR group (`documents`), a friendly
+        group (`face`, `text`, `plates`: `privobf.attributes.groups`) or `all`."""
         key = name.strip()
         if key in self._by_id:
             return [key]
@@ -99,7 +100,19 @@ class Vocabulary:
         by_group = [a.id for a in self if a.group.lower().replace(" ", "_") == lowered]
         if by_group:
             return by_group
+        from .groups import friendly_group
+
+        friendly = friendly_group(self.attributes, lowered)
+        if friendly:
+            return friendly
         raise UnknownAttributeError(self.unknown_message(name))
+
+    def names(self) -> list[str]:
+        """Every name `resolve` accepts: ids, short names, VISPR groups, friendly groups and `all`."""
+        from .groups import FRIENDLY_GROUPS
+
+        groups = {a.group.lower().replace(" ", "_") for a in self}
+        return self.ids + [a.short_name for a in self] + sorted(groups) + sorted(FRIENDLY_GROUPS) + ["all"]
 
     def encode(self, attribute_ids: Iterable[str]) -> np.ndarray:
         """A multi-hot float32 vector of length len(self)."""

@@ -1,0 +1,262 @@
+"""`privobf scan` and `privobf obfuscate` over many photos: the loop, the outputs, the summary.
+
+One `BatchRun` streams inputs through `batch.prepared_stream` (decoding and priors in worker
+processes), scans them in batches, and for each photo writes, in this order: the result (obfuscated
+photo or mask), the preview pictures, then the JSON report. Every file is written atomically, so a run
+killed at any moment leaves finished files and hidden temp files, never a half-written file under a
+final name; `--resume` skips photos whose outputs all exist and removes the temp files a killed run
+left beside the outputs it redoes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, TextIO
+
+import numpy as np
+
+from .atomic import atomic_write, remove_stale_temps
+from .batch import Prepared, batches, prepared_stream
+from .imageio import MAX_PIXELS, save_image_atomic
+from .inputs import InputFile, OutputNaming, count_inputs, iter_inputs
+from .metadata import identifying_exif_removed
+from .photo_report import BatchSummary, dumps, photo_report
+from .protection import ProtectionPlan
+
+if TYPE_CHECKING:
+    from .priors import PriorSet
+    from .report import PrivacyReport
+    from .scanning import Scanner
+
+PREVIEW_MAX_SIDE = 1600
+
+
+@dataclass
+class RunOptions:
+    """How a batch runs. `plan` and `naming` are None for `scan` (nothing is hidden or written but reports)."""
+
+    plan: ProtectionPlan | None = None
+    naming: OutputNaming | None = None
+    reports: Path | None = None
+    previews: Path | None = None
+    resume: bool = False
+    overwrite: bool = False
+    keep_metadata: bool = False
+    warn_above: float | None = None
+    workers: int = 0
+    batch_size: int = 4
+    max_pixels: int = MAX_PIXELS
+    quality: int = 95
+    json_lines: bool = False
+    quiet: bool = False
+    progress: bool | None = None  # None: a progress bar when stderr is a terminal
+
+
+class BatchRun:
+    def __init__(self, scanner: "Scanner", options: RunOptions, prior_set: "PriorSet | None", out: TextIO | None = None):
+        self.scanner, self.options, self.prior_set = scanner, options, prior_set
+        self.out = out if out is not None else sys.stdout
+        self.summary = BatchSummary(warn_above=options.warn_above)
+
+    @property
+    def hiding(self) -> bool:
+        return self.options.plan is not None
+
+    def run(self, patterns: Sequence[str]) -> BatchSummary:
+        total = count_inputs(patterns)
+        bar = self._progress_bar(total)
+        try:
+            todo = self._not_finished(iter_inputs(patterns), bar)
+            stream = prepared_stream(
+                todo, self.prior_set, workers=self.options.workers,
+                window=max(2 * self.options.workers, self.options.batch_size) + 1, max_pixels=self.options.max_pixels,
+            )
+            for batch in batches(stream, self.options.batch_size):
+                self._process(batch)
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.options.reports is not None:
+            self.options.reports.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.options.reports / "summary.json",
+                         lambda temp: temp.write_text(dumps(self.summary.to_dict()), encoding="utf-8"))
+        return self.summary
+
+    def _progress_bar(self, total: int):
+        wanted = self.options.progress if self.options.progress is not None else sys.stderr.isatty()
+        if not wanted:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    # ------------------------------------------------------------------------------------- skipping and refusing
+
+    def _targets(self, item: InputFile) -> list[Path]:
+        """Every file this photo's run writes; all of them existing = finished."""
+        targets = []
+        if self.options.naming is not None and not self.options.naming.in_place:
+            targets.append(self.options.naming.target(item))
+        report = self._companion(item, self.options.reports, ".json")
+        if report is not None:
+            targets.append(report)
+        return targets
+
+    def _companion(self, item: InputFile, folder: Path | None, extension: str) -> Path | None:
+        if folder is None:
+            return None
+        # The full input name (IMG_1.jpg.json): IMG_1.jpg and IMG_1.png in one folder keep separate reports.
+        return folder / item.relative / f"{item.path.name}{extension}"
+
+    def _not_finished(self, items: Iterator[InputFile], bar) -> Iterator[InputFile]:
+        """The inputs left to do; the others are counted (finished, with --resume) or reported here."""
+        for item in items:
+            refusal = self._refusal(item)
+            if refusal is None:
+                yield item
+                continue
+            if refusal == "finished":
+                self.summary.skipped += 1
+            else:
+                self._failed(item, refusal)
+            if bar is not None:
+                bar.update(1)
+
+    def _refusal(self, item: InputFile) -> str | None:
+        """None: do this photo; "finished": --resume skips it; otherwise why it cannot be done."""
+        if item.problem is not None:
+            return item.problem
+        try:
+            targets = self._targets(item)
+        except ValueError as error:
+            return str(error)
+        existing = [t for t in targets if t.exists()]
+        if self.options.resume and targets and len(existing) == len(targets):
+            return "finished"
+        if existing and not (self.options.overwrite or self.options.resume):
+            return f"{existing[0]} already exists (--resume skips finished photos, --overwrite replaces)"
+        return None
+
+    # ------------------------------------------------------------------------------------- one batch
+
+    def _process(self, batch: list[Prepared]) -> None:
+        ready = [p for p in batch if p.error is None]
+        for prepared in batch:
+            if prepared.error is not None:
+                self._failed(prepared.item, prepared.error)
+        if not ready:
+            return
+        started = time.perf_counter()
+        reports = self.scanner.scan_many([p.loaded.pixels for p in ready], [p.priors for p in ready])
+        model_seconds = (time.perf_counter() - started) / len(ready)
+        for prepared, report in zip(ready, reports):
+            prepared.seconds["model"] = model_seconds
+            try:
+                self._finish(prepared, report)
+            except (OSError, ValueError) as error:
+                self._failed(prepared.item, f"{prepared.item.path}: {error}")
+            finally:
+                prepared.loaded = None  # let the pixels go before the next batch
+
+    def _finish(self, prepared: Prepared, report: "PrivacyReport") -> None:
+        item, options = prepared.item, self.options
+        plan = options.plan
+        decisions = plan.decide(report) if plan is not None else None
+        output, metadata, result = None, None, None
+        if plan is not None:
+            started = time.perf_counter()
+            result = plan.mask(report, decisions).astype(np.uint8) * 255 if plan.mask_only else plan.apply(
+                prepared.loaded.pixels, report, decisions)
+            prepared.seconds["obfuscate"] = time.perf_counter() - started
+            started = time.perf_counter()
+            output, metadata = self._write_result(item, prepared, result)
+            prepared.seconds["encode"] = time.perf_counter() - started
+        self._write_previews(item, prepared.loaded.pixels, report, result if plan is not None and not plan.mask_only else None,
+                             [d.attribute for d in decisions] if decisions is not None else None)
+        document = photo_report(item.path, report, plan=plan, decisions=decisions, output=output, metadata=metadata,
+                                warn_above=options.warn_above, seconds=prepared.seconds)
+        report_path = self._companion(item, options.reports, ".json")
+        if report_path is not None:
+            remove_stale_temps(report_path)
+            atomic_write(report_path, lambda temp: temp.write_text(dumps(document), encoding="utf-8"))
+        self.summary.add(item.path, report, decisions)
+        self._announce(document, report, decisions, output)
+
+    def _write_result(self, item: InputFile, prepared: Prepared, result: np.ndarray) -> tuple[Path, dict[str, Any]]:
+        loaded, options = prepared.loaded, self.options
+        naming = options.naming
+        target = naming.target(item)
+        exif, removed = (identifying_exif_removed(loaded.exif) if options.keep_metadata else (None, None))
+        metadata: dict[str, Any] = {
+            "exif": "none written" if exif is None else "technical tags kept",
+            "identifying_tags_removed": removed if options.keep_metadata else "all EXIF dropped",
+            "icc_profile": "kept" if loaded.icc_profile and not self.options.plan.mask_only else "none",
+        }
+        if self.options.plan.mask_only:
+            exif, icc = None, None
+        else:
+            icc = loaded.icc_profile
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        save_image_atomic(result, target, exif=exif, icc_profile=icc, quality=options.quality,
+                          overwrite=options.overwrite or options.resume or naming.in_place)
+        return target, metadata
+
+    def _write_previews(self, item: InputFile, pixels: np.ndarray, report: "PrivacyReport",
+                        hidden: np.ndarray | None, attributes: list[str] | None) -> None:
+        if self.options.previews is None:
+            return
+        from .visualize import heatmap_overlay, side_by_side
+
+        heat = heatmap_overlay(pixels, report, attributes)
+        pictures = {".heatmap.jpg": heat}
+        if hidden is not None:
+            pictures[".before-after.jpg"] = side_by_side(heat, hidden)
+        for extension, picture in pictures.items():
+            target = self._companion(item, self.options.previews, extension)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(target)
+            save_image_atomic(_shrunk(picture), target, quality=88, overwrite=True)
+
+    # ------------------------------------------------------------------------------------- telling the user
+
+    def _failed(self, item: InputFile, message: str) -> None:
+        self.summary.failed.append(str(item.path))
+        if self.options.json_lines:
+            self._emit({"file": str(item.path), "status": "failed", "error": message})
+        print(f"privobf: skipped {message}", file=sys.stderr)
+
+    def _announce(self, document: dict[str, Any], report: "PrivacyReport", decisions, output: Path | None) -> None:
+        if self.options.json_lines:
+            self._emit({"status": "done", **document})
+            return
+        if self.options.quiet:
+            return
+        warn = " [above warning]" if document.get("above_warning") else ""
+        if decisions is None:
+            shown = ", ".join(f"{a} {report.probability(a):.2f}" for a in report.present()) or "nothing private found"
+            print(f"{document['file']}: privacy score {report.privacy_score:.2f}{warn}; {shown}", file=self.out)
+        else:
+            hidden = ", ".join(f"{d.attribute} ({d.mode})" for d in decisions) or "nothing"
+            print(f"{document['file']} -> {output}: hid {hidden} (score {report.privacy_score:.2f}){warn}", file=self.out)
+
+    def _emit(self, document: dict[str, Any]) -> None:
+        self.out.write(json.dumps(document, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+def _shrunk(picture: np.ndarray) -> np.ndarray:
+    """Previews are for looking at: long side at most PREVIEW_MAX_SIDE."""
+    scale = PREVIEW_MAX_SIDE / max(picture.shape[:2])
+    if scale >= 1:
+        return picture
+    import cv2
+
+    size = (max(1, round(picture.shape[1] * scale)), max(1, round(picture.shape[0] * scale)))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
