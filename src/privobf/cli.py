@@ -60,7 +60,7 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine output: one JSON object per photo per line (JSON Lines), then a summary line")
     parser.add_argument("--quiet", action="store_true", help="no line per photo (the summary and errors are still printed)")
     parser.add_argument("--progress", choices=["auto", "on", "off"], default="auto", help="progress bar with ETA on stderr (auto: when stderr is a terminal)")
-    parser.add_argument("--workers", default="auto", help="processes that decode photos and run the prior detectors (0: none; auto: cores - 1 for folders)")
+    parser.add_argument("--workers", default="auto", help="processes that decode photos and run the prior detectors while the network runs (0: none; auto: none below 4 cores, else one per two cores, at most 4)")
     parser.add_argument("--batch-size", type=int, default=4, help="photos per forward pass of the network (default 4)")
     parser.add_argument("--resume", action="store_true", help="skip photos whose outputs (and reports) already exist: rerun an interrupted batch")
     parser.add_argument("--max-megapixels", type=float, default=100.0, help="refuse larger images before decoding them (default 100)")
@@ -198,8 +198,11 @@ def _prior_set(args: argparse.Namespace, preferences):
 
 def _workers(value: str, args: argparse.Namespace) -> int:
     if value == "auto":
+        # Measured on 2 cores (benchmarks/results/batch_cli.json): one worker competes with the network for
+        # the same cores and is ~12% slower than none, so workers start from 4 cores, one per two cores.
+        cores = os.cpu_count() or 1
         single_file = len(args.paths) == 1 and Path(args.paths[0]).is_file()
-        return 0 if single_file else max(1, min(4, (os.cpu_count() or 2) - 1))
+        return 0 if single_file or cores < 4 else min(4, cores // 2)
     try:
         workers = int(value)
     except ValueError:
