@@ -34,7 +34,7 @@ from PIL import Image, ImageCms
 from privobf import imageio
 from privobf.imageio import MIN_SIDE, ImageLoadError, LoadedImage, encode_image, load_image, save_image_atomic
 
-from .test_imageio import STORED_FOR_ORIENTATION  # how a camera stores the upright picture per Orientation
+from .test_imageio import STORED_FOR_ORIENTATION, error_text  # camera storage per Orientation; one-line errors
 
 HAVE_HEIF = imageio.heif_available()
 needs_heif = pytest.mark.skipif(not HAVE_HEIF, reason="pillow_heif (privobf[heif]) is not installed")
@@ -81,14 +81,6 @@ def load_or_clean_error(source, name: str = "input.bin", **kwargs) -> LoadedImag
     assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
     assert min(pixels.shape[:2]) >= MIN_SIDE
     return loaded
-
-
-def error_text(source, **kwargs) -> str:
-    with pytest.raises(ImageLoadError) as caught:
-        load_image(source, **kwargs)
-    text = str(caught.value)
-    assert "\n" not in text
-    return text
 
 
 def pil_encode(image: Image.Image, format: str, **options) -> bytes:
