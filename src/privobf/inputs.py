@@ -9,6 +9,7 @@ Output naming never points at an input unless the user asked for `--in-place`.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,16 +79,8 @@ def _walk(folder: Path, suffixes: frozenset[str], root: Path | None = None) -> I
 
 def _glob_root(pattern: str) -> str:
     """The part of a glob before its first wildcard component: `photos/**/*.jpg` -> `photos`."""
-    parts = Path(pattern).parts
-    fixed = [part for part in _takewhile_plain(parts)]
+    fixed = list(itertools.takewhile(lambda part: not _GLOB_CHARACTERS & set(part), Path(pattern).parts[:-1]))
     return str(Path(*fixed)) if fixed else "."
-
-
-def _takewhile_plain(parts: Sequence[str]) -> Iterator[str]:
-    for part in parts[:-1]:
-        if _GLOB_CHARACTERS & set(part):
-            return
-        yield part
 
 
 def _relative_folder(path: Path, root: Path) -> Path:

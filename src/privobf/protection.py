@@ -10,7 +10,7 @@ asks for `--mode blur` to keep faces pleasant does not silently get reversible t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .attributes import Vocabulary
 from .attributes.groups import is_text_attribute
 from .obfuscation import OBFUSCATION_MODES, grow_region, obfuscate
 from .report import PrivacyReport
+
+if TYPE_CHECKING:
+    from .imageio import LoadedImage
 
 MASK_ONLY = "mask-only"  # write the mask of what would be hidden instead of a changed photo
 
@@ -156,6 +159,37 @@ class ProtectionPlan:
             "force": self.force,
             "overrides": {k: {"threshold": v.threshold, "mode": v.mode} for k, v in self.overrides.items()},
         }
+
+
+@dataclass(frozen=True)
+class ProtectedImage:
+    """What to write for one photo: the obfuscated pixels (or, for mask-only, the 0 / 255 mask) and the
+    metadata that may travel with them."""
+
+    pixels: np.ndarray
+    exif: bytes | None  # None unless keep_metadata: then the technical tags only
+    icc_profile: bytes | None  # kept for photos (it describes colours only); masks have none
+    exif_removed: list[str]  # identifying tags removed from a kept EXIF; empty when none was kept
+
+
+def protect(
+    plan: ProtectionPlan,
+    image: "LoadedImage",
+    report: PrivacyReport,
+    decisions: list[Decision] | None = None,
+    *,
+    keep_metadata: bool = False,
+) -> ProtectedImage:
+    """The plan applied to a loaded photo, with its metadata handled as privobf promises: no EXIF unless
+    asked, and then never GPS, serials, names, comments, maker note or thumbnail. One place for the CLI
+    and the web page, so both write the same file for the same choice."""
+    from .metadata import identifying_exif_removed
+
+    decisions = plan.decide(report) if decisions is None else decisions
+    if plan.mask_only:
+        return ProtectedImage(plan.mask(report, decisions).astype(np.uint8) * 255, None, None, [])
+    exif, removed = identifying_exif_removed(image.exif) if keep_metadata else (None, [])
+    return ProtectedImage(plan.apply(image.pixels, report, decisions), exif, image.icc_profile, removed)
 
 
 def resolve_names(vocabulary: Vocabulary, names: Iterable[str]) -> tuple[str, ...]:

@@ -23,9 +23,8 @@ from .atomic import atomic_write, remove_stale_temps
 from .batch import Prepared, batches, prepared_stream
 from .imageio import MAX_PIXELS, save_image_atomic
 from .inputs import InputFile, OutputNaming, count_inputs, iter_inputs
-from .metadata import identifying_exif_removed
 from .photo_report import BatchSummary, dumps, photo_report
-from .protection import ProtectionPlan
+from .protection import ProtectedImage, ProtectionPlan, protect
 
 if TYPE_CHECKING:
     from .priors import PriorSet
@@ -62,13 +61,8 @@ class BatchRun:
         self.out = out if out is not None else sys.stdout
         self.summary = BatchSummary(warn_above=options.warn_above)
 
-    @property
-    def hiding(self) -> bool:
-        return self.options.plan is not None
-
     def run(self, patterns: Sequence[str]) -> BatchSummary:
-        total = count_inputs(patterns)
-        bar = self._progress_bar(total)
+        bar = self._progress_bar(patterns)
         try:
             todo = self._not_finished(iter_inputs(patterns), bar)
             stream = prepared_stream(
@@ -88,13 +82,14 @@ class BatchRun:
                          lambda temp: temp.write_text(dumps(self.summary.to_dict()), encoding="utf-8"))
         return self.summary
 
-    def _progress_bar(self, total: int):
+    def _progress_bar(self, patterns: Sequence[str]):
+        """A bar with ETA, or None. Only a bar needs the total, so only a bar pays for a listing pass."""
         wanted = self.options.progress if self.options.progress is not None else sys.stderr.isatty()
         if not wanted:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=total, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        return tqdm(total=count_inputs(patterns), unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
     # ------------------------------------------------------------------------------------- skipping and refusing
 
@@ -168,16 +163,21 @@ class BatchRun:
         item, options = prepared.item, self.options
         plan = options.plan
         decisions = plan.decide(report) if plan is not None else None
-        output, metadata, result = None, None, None
+        output, metadata, hidden = None, None, None
         if plan is not None:
             started = time.perf_counter()
-            result = plan.mask(report, decisions).astype(np.uint8) * 255 if plan.mask_only else plan.apply(
-                prepared.loaded.pixels, report, decisions)
+            protected = protect(plan, prepared.loaded, report, decisions, keep_metadata=options.keep_metadata)
             prepared.seconds["obfuscate"] = time.perf_counter() - started
             started = time.perf_counter()
-            output, metadata = self._write_result(item, prepared, result)
+            output = self._write_result(item, protected)
             prepared.seconds["encode"] = time.perf_counter() - started
-        self._write_previews(item, prepared.loaded.pixels, report, result if plan is not None and not plan.mask_only else None,
+            metadata = {
+                "exif": "none written" if protected.exif is None else "technical tags kept",
+                "identifying_tags_removed": protected.exif_removed if options.keep_metadata else "all EXIF dropped",
+                "icc_profile": "kept" if protected.icc_profile else "none",
+            }
+            hidden = None if plan.mask_only else protected.pixels
+        self._write_previews(item, prepared.loaded.pixels, report, hidden,
                              [d.attribute for d in decisions] if decisions is not None else None)
         document = photo_report(item.path, report, plan=plan, decisions=decisions, output=output, metadata=metadata,
                                 warn_above=options.warn_above, seconds=prepared.seconds)
@@ -188,25 +188,15 @@ class BatchRun:
         self.summary.add(item.path, report, decisions)
         self._announce(document, report, decisions, output)
 
-    def _write_result(self, item: InputFile, prepared: Prepared, result: np.ndarray) -> tuple[Path, dict[str, Any]]:
-        loaded, options = prepared.loaded, self.options
-        naming = options.naming
+    def _write_result(self, item: InputFile, protected: ProtectedImage) -> Path:
+        naming = self.options.naming
         target = naming.target(item)
-        exif, removed = (identifying_exif_removed(loaded.exif) if options.keep_metadata else (None, None))
-        metadata: dict[str, Any] = {
-            "exif": "none written" if exif is None else "technical tags kept",
-            "identifying_tags_removed": removed if options.keep_metadata else "all EXIF dropped",
-            "icc_profile": "kept" if loaded.icc_profile and not self.options.plan.mask_only else "none",
-        }
-        if self.options.plan.mask_only:
-            exif, icc = None, None
-        else:
-            icc = loaded.icc_profile
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target)
-        save_image_atomic(result, target, exif=exif, icc_profile=icc, quality=options.quality,
-                          overwrite=options.overwrite or options.resume or naming.in_place)
-        return target, metadata
+        save_image_atomic(protected.pixels, target, exif=protected.exif, icc_profile=protected.icc_profile,
+                          quality=self.options.quality,
+                          overwrite=self.options.overwrite or self.options.resume or naming.in_place)
+        return target
 
     def _write_previews(self, item: InputFile, pixels: np.ndarray, report: "PrivacyReport",
                         hidden: np.ndarray | None, attributes: list[str] | None) -> None:

@@ -15,7 +15,7 @@ from ..attributes import UnknownAttributeError, Vocabulary
 from ..attributes.groups import is_text_attribute
 from ..imageio import ImageLoadError, encode_image, load_image
 from ..metadata import identifying_exif_removed
-from ..protection import ProtectionPlan, check_mode, resolve_names
+from ..protection import ProtectionPlan, check_mode, protect, resolve_names
 from ..scanning import Scanner
 from ..visualize import heatmap_overlay
 from .uploads import Upload, UploadCache, WebError, ascii_header, content_disposition, download_name
@@ -209,16 +209,15 @@ class PrivacyService:
         upload = self.cache.get(options.token)
         decisions = plan.decide(upload.report)
         hidden = [decision.attribute for decision in decisions]
+        protected = protect(plan, upload.image, upload.report, decisions, keep_metadata=options.keep_metadata)
         if plan.mask_only:
-            mask = plan.mask(upload.report, decisions)
-            data = encode_image(np.where(mask, 255, 0).astype(np.uint8), "PNG")
+            data = encode_image(protected.pixels, "PNG")
             return self._download(data, "image/png", download_name(upload.file_name, ".mask.png"), hidden, [])
         pillow_format, extension, media_type = download_format(options.format, upload)
-        pixels = plan.apply(upload.image.pixels, upload.report, decisions)
-        exif, removed = identifying_exif_removed(upload.image.exif) if options.keep_metadata else (None, [])
-        data = encode_image(pixels, pillow_format, quality=95, exif=exif, icc_profile=upload.image.icc_profile)
+        data = encode_image(protected.pixels, pillow_format, quality=95, exif=protected.exif,
+                            icc_profile=protected.icc_profile)
         name = download_name(upload.file_name, extension)
-        metadata = ["all EXIF"] if not options.keep_metadata and upload.image.exif else removed
+        metadata = ["all EXIF"] if not options.keep_metadata and upload.image.exif else protected.exif_removed
         return self._download(data, media_type, name, hidden, metadata)
 
     @staticmethod
