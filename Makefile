@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: demo test bench install browser clean
+.PHONY: demo test bench bench-compare bench-all install browser clean
 
 $(STAMP): pyproject.toml requirements/priors-no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build; an unpinned torch pulls gigabytes of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,priors,nudity,serve,heif]'
+	$(BIN)/python -m pip install -q -e '.[test,priors,nudity,serve,heif,onnx,ray,bench]'
 	# Prior providers whose declared dependencies clash (GUI OpenCV, jax): what they import came with [priors].
 	$(BIN)/python -m pip install -q --no-deps -r requirements/priors-no-deps.txt
 	touch $(STAMP)
@@ -34,6 +34,17 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/run.py
+
+# privobf against deface and an OCR-only redactor, same photos, one run (docs/performance.md).
+bench-compare: $(STAMP)
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/compare.py
+
+# Everything docs/performance.md quotes; the 10,000-photo memory run alone takes about an hour on 2 cores.
+bench-all: bench bench-compare
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/inference_speed.py
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/cam_throughput.py
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/batch_cli.py
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/memory.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

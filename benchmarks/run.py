@@ -33,6 +33,15 @@ def machine() -> dict:
             "python": platform.python_version(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def write_result(name: str, record: dict) -> Path:
+    """Print a benchmark's record and write it to benchmarks/results/NAME.json."""
+    print(json.dumps(record, indent=1))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"{name}.json"
+    target.write_text(json.dumps(record, indent=1) + "\n")
+    return target
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .imageio import MAX_PIXELS, ImageLoadError, LoadedImage, load_image
 from .inputs import InputFile
+from .memory import release_freed_memory
 from .scanning import ImagePriors, compute_priors
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ def _initialise_worker(prior_set: "PriorSet | None", max_pixels: int) -> None:
 
 
 def _prepare_in_worker(item: InputFile) -> Prepared:
-    return prepare(item, _worker_state["prior_set"], _worker_state["max_pixels"])
+    prepared = prepare(item, _worker_state["prior_set"], _worker_state["max_pixels"])
+    release_freed_memory()
+    return prepared
 
 
 def prepared_stream(

@@ -40,6 +40,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "(.toml with a [sensitivity] table of attribute = 1..5, or a VISPR-layout .tsv); default: mean of the 30"))
     parser.add_argument("--scales", default=None, help="comma-separated inference scales, e.g. 1.0,0.5,1.5 (default: the model's)")
     parser.add_argument("--no-flip", action="store_true", help="skip the mirrored pass (faster, slightly worse maps)")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch", help=(
+        "onnx: the model through ONNX Runtime, exported once into the cache (privobf[onnx] extra); "
+        "results match torch to ~1e-5"))
     parser.add_argument("--threshold", type=float, default=None, help="attribute probability that counts as present (default 0.5)")
     parser.add_argument("--mask-threshold", type=float, default=None, help="attention value that counts as inside a mask (default 0.3)")
     from .priors.options import add_prior_arguments
@@ -61,7 +64,9 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no line per photo (the summary and errors are still printed)")
     parser.add_argument("--progress", choices=["auto", "on", "off"], default="auto", help="progress bar with ETA on stderr (auto: when stderr is a terminal)")
     parser.add_argument("--workers", default="auto", help="processes that decode photos and run the prior detectors while the network runs (0: none; auto: none below 4 cores, else one per two cores, at most 4)")
-    parser.add_argument("--batch-size", type=int, default=4, help="photos per forward pass of the network (default 4)")
+    parser.add_argument("--batch-size", type=int, default=None, help=(
+        "photos per forward pass of the network (default: 4; 1 on a CPU with several --scales, where large "
+        "batches were slower, see docs/performance.md)"))
     parser.add_argument("--resume", action="store_true", help="skip photos whose outputs (and reports) already exist: rerun an interrupted batch")
     parser.add_argument("--max-megapixels", type=float, default=100.0, help="refuse larger images before decoding them (default 100)")
     _add_model_options(parser)
@@ -152,7 +157,10 @@ def _scanner(args: argparse.Namespace, preferences):
         profile, own = _profiles(preferences.profile, Path(preferences.source).parent, vocabulary)
     else:
         profile, own = None, preferences.own_profile(vocabulary)
-    scanner = Scanner(model, profile=profile, profiles=own, prior_set=None)
+    try:
+        scanner = Scanner(model, profile=profile, profiles=own, prior_set=None, backend=getattr(args, "backend", "torch"))
+    except ImportError as error:
+        raise UsageError(str(error)) from None
     if profile is not None:
         try:
             scanner.profiles.profile_index(profile)
@@ -212,10 +220,16 @@ def _workers(value: str, args: argparse.Namespace) -> int:
     return workers
 
 
-def _run_options(args: argparse.Namespace, preferences, **extra):
+def _default_batch_size(scanner) -> int:
+    """4 photos per forward pass, except on a CPU at several scales: there batches of 8 ran at 0.73x the
+    speed of one photo at a time (cache-bound convolutions at 2x scale; benchmarks/cam_throughput.py)."""
+    return 1 if scanner.device == "cpu" and len(scanner.inference.scales) > 1 else 4
+
+
+def _run_options(args: argparse.Namespace, scanner, preferences, **extra):
     from .runner import RunOptions
 
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if args.max_megapixels <= 0:
         raise UsageError("--max-megapixels must be positive")
@@ -228,7 +242,7 @@ def _run_options(args: argparse.Namespace, preferences, **extra):
         resume=args.resume,
         warn_above=warn_above,
         workers=_workers(args.workers, args),
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or _default_batch_size(scanner),
         max_pixels=int(args.max_megapixels * 1_000_000),
         json_lines=args.json,
         quiet=args.quiet,
@@ -258,7 +272,7 @@ def _run(args: argparse.Namespace, scanner, options, prior_set) -> int:
 def command_scan(args: argparse.Namespace) -> int:
     preferences = _preferences(args)
     scanner = _scanner(args, preferences)
-    return _run(args, scanner, _run_options(args, preferences), _prior_set(args, preferences))
+    return _run(args, scanner, _run_options(args, scanner, preferences), _prior_set(args, preferences))
 
 
 def command_obfuscate(args: argparse.Namespace) -> int:
@@ -290,7 +304,7 @@ def command_obfuscate(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     keep_metadata = args.keep_metadata or bool(preferences.keep_metadata)
-    options = _run_options(args, preferences, plan=plan, naming=naming, overwrite=args.overwrite,
+    options = _run_options(args, scanner, preferences, plan=plan, naming=naming, overwrite=args.overwrite,
                            keep_metadata=keep_metadata, quality=args.quality)
     return _run(args, scanner, options, _prior_set(args, preferences))
 
@@ -305,6 +319,31 @@ def command_evaluate(args: argparse.Namespace) -> int:
     from .evaluate.run import run_evaluation
 
     return run_evaluation(args)
+
+
+ONNX_TOLERANCE = 1e-3  # on the attribute probabilities; measured differences are ~1e-6
+
+
+def command_export_onnx(args: argparse.Namespace) -> int:
+    """Export, then check the file against PyTorch on random inputs before anyone relies on it."""
+    from .checkpoint import CheckpointError
+    from .models.loading import load_image_model
+    from .models.onnx_backend import OnnxImageRunner, export_onnx, max_abs_difference
+
+    try:
+        model = load_image_model(args.model)
+    except (CheckpointError, KeyError, ValueError, OSError) as error:
+        raise UsageError(str(error).strip("'\"")) from None
+    try:
+        path = export_onnx(model, args.out)
+        differences = max_abs_difference(model, OnnxImageRunner(model, path))
+    except ImportError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {path}; max |onnx - torch|: " + ", ".join(f"{k} {v:.2e}" for k, v in differences.items()))
+    if differences["probabilities"] > ONNX_TOLERANCE:
+        print(f"privobf: error: probabilities differ by more than {ONNX_TOLERANCE}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -341,6 +380,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     serve.set_defaults(handler=run_serve)
 
+    export = sub.add_parser("export-onnx", help="export the model to ONNX and check it against PyTorch", description=(
+        "Export Model-Image (backbone and attention maps; the priors and heads run in torch) to an ONNX file with "
+        "dynamic batch, height and width, then compare it with PyTorch on random inputs at two sizes, with and "
+        "without priors, and print the largest differences. Exit 1 if the probabilities differ by more than 1e-3. "
+        "Needs the privobf[onnx] extra."))
+    export.add_argument("--model", help="model file (.safetensors) from `privobf train`; default: the embedded model")
+    export.add_argument("--out", required=True, help="the .onnx file to write (replaced atomically)")
+    export.set_defaults(handler=command_export_onnx)
+
+    from .ray_job import add_ray_arguments, run_ray
+
+    ray_scan = sub.add_parser("ray-scan", help="scan (and obfuscate) a large corpus as a Ray Data job", description=(
+        "Scan photos on a Ray cluster (or a local Ray): per-photo JSON reports and summary.json under --reports, and "
+        "with --out obfuscated copies; inputs, --reports and --out must be paths every Ray worker can reach."),
+        epilog=EXIT_CODES)
+    add_ray_arguments(ray_scan)
+    ray_scan.set_defaults(handler=run_ray)
+
     from .train.run import add_train_arguments
     from .evaluate.run import add_evaluate_arguments
 
@@ -360,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before torch loads: OpenMP threads that spin between operations steal the cores the prior detectors
+    # (ONNX Runtime, OpenCV) need; passive waiting was 6-40 % faster per photo (docs/performance.md).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -71,16 +71,17 @@ class BatchSummary:
     _highest: list[tuple[float, int, str, str]] = field(default_factory=list)
     _order: int = 0
 
-    def add(self, source: Path, report: PrivacyReport, decisions: list[Decision] | None) -> None:
+    def add(self, source: Path, privacy_score: float, present: list[str], decisions: list[Decision] | None) -> None:
+        """One finished photo: its score, the attributes found, and what was hidden (None: a scan)."""
         self.done += 1
-        self.score_total += report.privacy_score
-        self.found.update(report.present())
+        self.score_total += privacy_score
+        self.found.update(present)
         if decisions:
             self.hidden.update(d.attribute for d in decisions)
-        if self.warn_above is not None and report.privacy_score > self.warn_above:
+        if self.warn_above is not None and privacy_score > self.warn_above:
             self.above_warning += 1
-        shown = ", ".join(d.attribute for d in decisions) if decisions is not None else ", ".join(report.present())
-        entry = (report.privacy_score, -self._order, str(source), shown or "-")
+        shown = ", ".join(d.attribute for d in decisions) if decisions is not None else ", ".join(present)
+        entry = (privacy_score, -self._order, str(source), shown or "-")
         self._order += 1
         if len(self._highest) < self.top:
             heapq.heappush(self._highest, entry)

@@ -23,6 +23,7 @@ from .atomic import atomic_write, remove_stale_temps
 from .batch import Prepared, batches, prepared_stream
 from .imageio import MAX_PIXELS, save_image_atomic
 from .inputs import InputFile, OutputNaming, count_inputs, iter_inputs
+from .memory import release_freed_memory
 from .photo_report import BatchSummary, dumps, photo_report
 from .protection import ProtectedImage, ProtectionPlan, protect
 
@@ -64,13 +65,13 @@ class BatchRun:
     def run(self, patterns: Sequence[str]) -> BatchSummary:
         bar = self._progress_bar(patterns)
         try:
-            todo = self._not_finished(iter_inputs(patterns), bar)
+            todo = self.not_finished(iter_inputs(patterns), bar)
             stream = prepared_stream(
                 todo, self.prior_set, workers=self.options.workers,
                 window=max(2 * self.options.workers, self.options.batch_size) + 1, max_pixels=self.options.max_pixels,
             )
             for batch in batches(stream, self.options.batch_size):
-                self._process(batch)
+                self.process(batch)
                 if bar is not None:
                     bar.update(len(batch))
         finally:
@@ -109,7 +110,7 @@ class BatchRun:
         # The full input name (IMG_1.jpg.json): IMG_1.jpg and IMG_1.png in one folder keep separate reports.
         return folder / item.relative / f"{item.path.name}{extension}"
 
-    def _not_finished(self, items: Iterator[InputFile], bar) -> Iterator[InputFile]:
+    def not_finished(self, items: Iterator[InputFile], bar) -> Iterator[InputFile]:
         """The inputs left to do; the others are counted (finished, with --resume) or reported here."""
         for item in items:
             refusal = self._refusal(item)
@@ -119,7 +120,7 @@ class BatchRun:
             if refusal == "finished":
                 self.summary.skipped += 1
             else:
-                self._failed(item, refusal)
+                self.failed(item, refusal)
             if bar is not None:
                 bar.update(1)
 
@@ -140,11 +141,13 @@ class BatchRun:
 
     # ------------------------------------------------------------------------------------- one batch
 
-    def _process(self, batch: list[Prepared]) -> None:
+    def process(self, batch: list[Prepared]) -> None:
+        """One batch through the network, then each photo's outputs and report (`ray_job` calls this per
+        Ray batch, so a cluster writes exactly what the local run writes)."""
         ready = [p for p in batch if p.error is None]
         for prepared in batch:
             if prepared.error is not None:
-                self._failed(prepared.item, prepared.error)
+                self.failed(prepared.item, prepared.error)
         if not ready:
             return
         started = time.perf_counter()
@@ -155,9 +158,10 @@ class BatchRun:
             try:
                 self._finish(prepared, report)
             except (OSError, ValueError) as error:
-                self._failed(prepared.item, f"{prepared.item.path}: {error}")
+                self.failed(prepared.item, f"{prepared.item.path}: {error}")
             finally:
                 prepared.loaded = None  # let the pixels go before the next batch
+        release_freed_memory()  # keeps a long batch's resident size flat (see privobf.memory)
 
     def _finish(self, prepared: Prepared, report: "PrivacyReport") -> None:
         item, options = prepared.item, self.options
@@ -185,8 +189,8 @@ class BatchRun:
         if report_path is not None:
             remove_stale_temps(report_path)
             atomic_write(report_path, lambda temp: temp.write_text(dumps(document), encoding="utf-8"))
-        self.summary.add(item.path, report, decisions)
-        self._announce(document, report, decisions, output)
+        self.summary.add(item.path, report.privacy_score, report.present(), decisions)
+        self.announce(document, report, decisions, output)
 
     def _write_result(self, item: InputFile, protected: ProtectedImage) -> Path:
         naming = self.options.naming
@@ -216,13 +220,15 @@ class BatchRun:
 
     # ------------------------------------------------------------------------------------- telling the user
 
-    def _failed(self, item: InputFile, message: str) -> None:
+    def failed(self, item: InputFile, message: str) -> None:
+        """A photo that could not be done: counted, and told on stderr (a hook: `ray_job` collects it)."""
         self.summary.failed.append(str(item.path))
         if self.options.json_lines:
             self._emit({"file": str(item.path), "status": "failed", "error": message})
         print(f"privobf: skipped {message}", file=sys.stderr)
 
-    def _announce(self, document: dict[str, Any], report: "PrivacyReport", decisions, output: Path | None) -> None:
+    def announce(self, document: dict[str, Any], report: "PrivacyReport", decisions, output: Path | None) -> None:
+        """A finished photo, told as JSON Lines or a line of text (a hook: `ray_job` collects it)."""
         if self.options.json_lines:
             self._emit({"status": "done", **document})
             return

@@ -52,6 +52,9 @@ def stack_priors(priors: Mapping[str, np.ndarray | None] | None, size: tuple[int
     return torch.stack(channels)[None]
 
 
+BACKENDS = ("torch", "onnx")
+
+
 class Scanner:
     """Holds a loaded model and scans images with it; reuse one Scanner for many images."""
 
@@ -64,12 +67,22 @@ class Scanner:
         profiles: UserProfiles | None = None,
         device: str = "cpu",
         prior_set: "PriorSet | None" = None,
+        backend: str = "torch",
     ):
         """prior_set: providers whose human / text masks are computed for every scanned image when the
-        caller passes no priors (None: the model runs without priors)."""
+        caller passes no priors (None: the model runs without priors). backend: "torch", or "onnx" for
+        the model through ONNX Runtime (exported once into the cache; needs the privobf[onnx] extra)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.model = model if isinstance(model, ImageModel) else load_image_model(model)
         self.model.to(device).eval()
         self.device = device
+        self.backend = backend
+        self.onnx_runner = None
+        if backend == "onnx":
+            from .models.onnx_backend import onnx_runner_for
+
+            self.onnx_runner = onnx_runner_for(self.model)
         preset_inference = getattr(self.model, "preset", None)
         self.inference = inference or (preset_inference.inference if preset_inference else InferenceConfig())
         self.vocabulary = vocabulary_from_ids(self.model.attribute_ids)
@@ -108,17 +121,17 @@ class Scanner:
             for index, (h, w) in enumerate(shapes):
                 groups.setdefault(model_input_size(h, w, long_side, stride), []).append(index)
             for size, members in groups.items():
-                output, count = self._forward(images, priors, members, size)
-                attention = F.relu(output.attention_maps.float())
-                probability = self.model.branch.attribute_probabilities(output).float()
+                attention, probability, privacy, count = self._forward(images, priors, members, size)
+                attention = F.relu(attention.float())
+                probability = probability.float()
                 for position, index in enumerate(members):
                     rows = [position, position + count] if self.inference.flip else [position]
                     maps = F.interpolate(attention[rows], size=map_sizes[index], mode="bilinear", align_corners=False)
                     merged = maps[0] + (maps[1].flip(-1) if self.inference.flip else 0)
                     maps_sum[index] = merged if maps_sum[index] is None else maps_sum[index] + merged
                     probabilities[index].append(probability[rows].mean(0))
-                    if output.privacy is not None:
-                        privacies[index].append(output.privacy.float()[rows].mean(0))
+                    if privacy is not None:
+                        privacies[index].append(privacy.float()[rows].mean(0))
         results = []
         for index in range(len(images)):
             maxima = maps_sum[index].flatten(1).max(dim=1).values.clamp(min=1e-5)
@@ -132,7 +145,8 @@ class Scanner:
         return results
 
     def _forward(self, images, priors, members: list[int], size: tuple[int, int]):
-        """One forward pass over `members` at `size`: originals first, then (with flip) their mirrors."""
+        """One forward pass over `members` at `size`: originals first, then (with flip) their mirrors.
+        Returns (attention maps before relu, attribute probabilities, privacy or None, len(members))."""
         tensor = torch.stack([image_to_tensor(images[i], size) for i in members])
         stacked = [stack_priors(priors[i], size) for i in members]
         prior = None
@@ -141,8 +155,10 @@ class Scanner:
         if self.inference.flip:
             tensor = torch.cat([tensor, tensor.flip(-1)])
             prior = None if prior is None else torch.cat([prior, prior.flip(-1)])
+        if self.onnx_runner is not None:
+            return (*self.onnx_runner(tensor, prior), len(members))
         output = self.model(tensor.to(self.device), None if prior is None else prior.to(self.device))
-        return output, len(members)
+        return output.attention_maps, self.model.branch.attribute_probabilities(output), output.privacy, len(members)
 
     def scan(self, image: ImageInput, priors: Mapping[str, np.ndarray | None] | None = None) -> PrivacyReport:
         """Scan one image (array or path); `priors` gives its human / text masks directly, else the
@@ -185,7 +201,7 @@ class Scanner:
             profile_scores=profile_scores,
             attribute_threshold=self.inference.attribute_threshold,
             mask_threshold=self.inference.mask_threshold,
-            model=dict(getattr(self.model, "source", {})),
+            model={**getattr(self.model, "source", {}), "backend": self.backend},
             priors=prepared.record,
             notes=notes,
         )

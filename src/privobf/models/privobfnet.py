@@ -113,11 +113,20 @@ class PrivObfBranch(nn.Module):
         return torch.where(use[:, :, None, None], maps * per_attribute, maps)
 
     def forward(self, images: torch.Tensor, priors: torch.Tensor | None = None) -> BranchOutput:
+        raw_maps, pooled_features = self.maps_and_features(images)
+        return self.heads(raw_maps, pooled_features, priors)
+
+    def maps_and_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolutional part: raw attention maps [B, K, h, w] and pooled features [B, C]. Split from
+        :meth:`heads` because it is what an ONNX export can carry (the prior weighting's area resampling
+        to a size known only at run time is not)."""
         features = self.feature_refiner(self.backbone(images))
-        raw_maps = self.classifier(self.dropout(features))
+        return self.classifier(self.dropout(features)), features.mean(dim=(2, 3))
+
+    def heads(self, raw_maps: torch.Tensor, pooled_features: torch.Tensor, priors: torch.Tensor | None) -> BranchOutput:
+        """Prior weighting, class scores, the attribute and privacy heads."""
         attention_maps = self.weight_by_priors(raw_maps, priors)
         class_scores = attention_maps.mean(dim=(2, 3))
-        pooled_features = features.mean(dim=(2, 3))
         if self.attribute_head is not None:
             attribute_logits = self.attribute_head(pooled_features)
         elif self.config.use_attribute_task and self.config.attribute_head == "cam":
