@@ -39,7 +39,7 @@ bench: $(STAMP)
 bench-compare: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/compare.py
 
-# Everything docs/performance.md quotes; the 10,000-photo memory run alone takes about an hour on 2 cores.
+# Everything docs/performance.md quotes; the 10,000-photo memory run with priors alone takes ~50 minutes on 2 cores.
 bench-all: bench bench-compare
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/inference_speed.py
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/cam_throughput.py

@@ -221,8 +221,8 @@ def _workers(value: str, args: argparse.Namespace) -> int:
 
 
 def _default_batch_size(scanner) -> int:
-    """4 photos per forward pass, except on a CPU at several scales: there batches of 8 ran at 0.73x the
-    speed of one photo at a time (cache-bound convolutions at 2x scale; benchmarks/cam_throughput.py)."""
+    """4 photos per forward pass, except on a CPU at several scales: there batches of 8 were 8 % slower than
+    one photo at a time (cache-bound convolutions at 2x scale; benchmarks/cam_throughput.py)."""
     return 1 if scanner.device == "cpu" and len(scanner.inference.scales) > 1 else 4
 
 
