@@ -158,7 +158,7 @@ def _scanner(args: argparse.Namespace, preferences):
     else:
         profile, own = None, preferences.own_profile(vocabulary)
     try:
-        scanner = Scanner(model, profile=profile, profiles=own, prior_set=None, backend=getattr(args, "backend", "torch"))
+        scanner = Scanner(model, profile=profile, profiles=own, prior_set=None, backend=args.backend)
     except ImportError as error:
         raise UsageError(str(error)) from None
     if profile is not None:

@@ -60,9 +60,7 @@ def ray_scan(
         raise ValueError("an obfuscation plan needs `out`, the folder the obfuscated copies go to")
     if num_workers < 1 or batch_size < 1:
         raise ValueError("num_workers and batch_size must be at least 1")
-    from .atomic import atomic_write
     from .inputs import OutputNaming, iter_inputs
-    from .photo_report import dumps
     from .runner import BatchRun, RunOptions
 
     naming = None if plan is None else OutputNaming(out=out, extension=".png" if plan.mask_only else None)
@@ -75,9 +73,8 @@ def ray_scan(
     if todo:
         for row in _run_on_ray(todo, options, model, priors, num_workers, address):
             _account(driver, row)
-    summary = driver.summary.to_dict()
-    atomic_write(options.reports / "summary.json", lambda temp: temp.write_text(dumps(summary), encoding="utf-8"))
-    return summary
+    driver.write_summary()
+    return driver.summary.to_dict()
 
 
 def _import_ray():

@@ -77,11 +77,15 @@ class BatchRun:
         finally:
             if bar is not None:
                 bar.close()
+        self.write_summary()
+        return self.summary
+
+    def write_summary(self) -> None:
+        """`summary.json` in the reports folder (created if no photo got that far), when reports are asked for."""
         if self.options.reports is not None:
             self.options.reports.mkdir(parents=True, exist_ok=True)
             atomic_write(self.options.reports / "summary.json",
                          lambda temp: temp.write_text(dumps(self.summary.to_dict()), encoding="utf-8"))
-        return self.summary
 
     def _progress_bar(self, patterns: Sequence[str]):
         """A bar with ETA, or None. Only a bar needs the total, so only a bar pays for a listing pass."""
