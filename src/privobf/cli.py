@@ -413,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
         "per-attribute mask IoU and mIoU at a fixed threshold, leak rate and over-obfuscation. Writes a JSON report."))
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=command_evaluate)
+
+    from .refine.commands import add_refine_commands
+
+    add_refine_commands(sub)
     return parser
 
 
