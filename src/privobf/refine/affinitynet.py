@@ -23,11 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import save_checkpoint
 from ..data.batching import image_to_tensor
 from .cam_model import GRID_STRIDE, CamModel
 from .irn import (
     Progress,
+    load_head,
     TrainingSample,
     affinity_losses,
     frozen_stages,
@@ -174,13 +175,7 @@ def save_affinitynet(head: AffinityHead, path: str | os.PathLike, metadata: dict
 
 def load_affinitynet(path: str | os.PathLike) -> AffinityHead:
     """An :class:`AffinityHead` from :func:`save_affinitynet`, in eval mode; metadata on `.metadata`."""
-    checkpoint = load_checkpoint(path)
-    if checkpoint.kind != AFFINITY_KIND:
-        raise CheckpointError(f"{path}: a {checkpoint.kind!r} checkpoint, not an AffinityNet head")
-    head = AffinityHead(checkpoint.metadata["stage_channels"])
-    head.load_state_dict(checkpoint.state)
-    head.metadata = dict(checkpoint.metadata)
-    return head.eval()
+    return load_head(path, AFFINITY_KIND, "an AffinityNet head", lambda metadata: AffinityHead(metadata["stage_channels"]))
 
 
 class AffinityRefiner:

@@ -384,10 +384,17 @@ def save_irn(head: IrnHead, path: str | os.PathLike, metadata: dict[str, Any] | 
 
 def load_irn(path: str | os.PathLike) -> IrnHead:
     """An :class:`IrnHead` from :func:`save_irn`, in eval mode; its metadata is on `.metadata`."""
+    return load_head(path, IRN_KIND, "an IRN head",
+                     lambda metadata: IrnHead(metadata["stage_channels"], metadata["stage_strides"]))
+
+
+def load_head(path: str | os.PathLike, kind: str, what: str, build: Callable[[dict[str, Any]], nn.Module]) -> nn.Module:
+    """A relation head (IRN, AffinityNet) from its checkpoint: refuse another kind, rebuild it from the
+    metadata, load the weights, keep the metadata on `.metadata`, eval mode."""
     checkpoint = load_checkpoint(path)
-    if checkpoint.kind != IRN_KIND:
-        raise CheckpointError(f"{path}: a {checkpoint.kind!r} checkpoint, not an IRN head")
-    head = IrnHead(checkpoint.metadata["stage_channels"], checkpoint.metadata["stage_strides"])
+    if checkpoint.kind != kind:
+        raise CheckpointError(f"{path}: a {checkpoint.kind!r} checkpoint, not {what}")
+    head = build(checkpoint.metadata)
     head.load_state_dict(checkpoint.state)
     head.metadata = dict(checkpoint.metadata)
     return head.eval()
