@@ -118,15 +118,8 @@ def main() -> None:
 
 def _stored_seconds(store) -> float | None:
     """Mean per-image seconds recorded in the stage's files (survives --resume across runs)."""
-    seconds = []
-    for path in store.directory.glob("*.npz"):
-        import numpy as np
-
-        with np.load(path) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-        value = meta.get("extra", {}).get("seconds", meta.get("seconds"))
-        if value is not None:
-            seconds.append(float(value))
+    seconds = [meta.get("extra", {}).get("seconds", meta.get("seconds")) for meta in store.metadata()]
+    seconds = [float(value) for value in seconds if value is not None]
     return sum(seconds) / len(seconds) if seconds else None
 
 

@@ -13,7 +13,6 @@ and is saved). Training views are made like IRN's (:mod:`privobf.refine.irn`).
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -28,14 +27,13 @@ from ..data.batching import image_to_tensor
 from .cam_model import GRID_STRIDE, CamModel
 from .irn import (
     Progress,
-    load_head,
     TrainingSample,
     affinity_losses,
+    fit_head,
     frozen_stages,
     grid_of,
-    poly_lr,
+    load_head,
     to_grid,
-    training_batches,
 )
 from .localisation import Localisation
 from .random_walk import (
@@ -150,21 +148,11 @@ def train_affinitynet(
     optimiser = torch.optim.SGD(
         head.parameters(), lr=initial[0], momentum=config.momentum, weight_decay=config.weight_decay
     )
-    total = config.epochs * math.ceil(len(samples) / config.batch_size)
-    step = 0
-    head.train()
-    for _ in range(config.epochs):
-        batches = training_batches(cam_model, samples, config.batch_size, crop, config.rescale, config.flip, rng)
-        for images, labels in batches:
-            poly_lr(optimiser, initial, step, total, config.poly_power)
-            loss = affinitynet_loss(head, frozen_stages(cam_model, images), labels, index, config)["total"]
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            step += 1
-            if progress is not None:
-                progress(step, total, float(loss.detach()))
-    return head.eval()
+
+    def batch_loss(stages: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        return affinitynet_loss(head, stages, labels, index, config)["total"]
+
+    return fit_head(cam_model, samples, head, optimiser, initial, config, crop, rng, batch_loss, progress)
 
 
 def save_affinitynet(head: AffinityHead, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:

@@ -200,14 +200,32 @@ def command_evaluate_maps(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _segmentation_config(args: argparse.Namespace, options: Sequence[str] | None):
+    """SegmentationConfig from `--seg-option` / `--option` pairs, with the --dsrg flag."""
+    from ..segmentation import SegmentationConfig
+    from .attribution import config_from_options
+
+    config = config_from_options(SegmentationConfig, parse_options(options))
+    config.dsrg = args.dsrg or config.dsrg
+    return config
+
+
+def _validation_scores(args: argparse.Namespace, checkpoint: Path) -> tuple[str, dict[str, Any]]:
+    """mIoU of a trained segmentation network on --val-split (first --val-limit images) of --data."""
+    from ..segmentation import SegmentationPredictor, evaluate_segmentation, load_segmentation
+
+    args.split, args.limit = args.val_split, args.val_limit
+    validation, description = load_data(args)
+    scores = evaluate_segmentation(SegmentationPredictor(load_segmentation(checkpoint)), validation)
+    scores.pop("confusion", None)
+    return description, scores
+
+
 def command_train_seg(args: argparse.Namespace) -> int:
     from ..models.loading import load_image_model
-    from ..segmentation import SegmentationConfig, SegmentationPredictor, evaluate_segmentation, load_segmentation
-    from .attribution import config_from_options
     from .stages import train_seg_stage
 
-    config = config_from_options(SegmentationConfig, parse_options(args.option))
-    config.dsrg = args.dsrg or config.dsrg
+    config = _segmentation_config(args, args.option)
     dataset, description = load_data(args)
     ids = load_image_model(args.model).attribute_ids
 
@@ -218,11 +236,7 @@ def command_train_seg(args: argparse.Namespace) -> int:
     path = train_seg_stage(dataset, args.labels, args.out, ids, config, resume=args.resume, progress=report)
     result: dict[str, Any] = {"checkpoint": str(path), "data": description}
     if args.val_split:
-        args.split, args.limit = args.val_split, args.val_limit
-        validation, result["validation_data"] = load_data(args)
-        predictor = SegmentationPredictor(load_segmentation(path))
-        result["validation"] = evaluate_segmentation(predictor, validation)
-        result["validation"].pop("confusion", None)
+        result["validation_data"], result["validation"] = _validation_scores(args, path)
         text = json.dumps(result, indent=2, sort_keys=True, default=str)
         from ..atomic import atomic_write
 
@@ -233,7 +247,6 @@ def command_train_seg(args: argparse.Namespace) -> int:
 
 def command_wsss(args: argparse.Namespace) -> int:
     """The whole chain into one folder: seeds/ -> refined-METHOD/ -> pseudo-labels/ -> segmentation/."""
-    from ..segmentation import SegmentationConfig, SegmentationPredictor, evaluate_segmentation, load_segmentation
     from .attribution import config_from_options, seed_method
     from .pseudo_labels import PseudoLabelConfig
     from .stages import crf_stage, pseudo_label_stage, seed_stage, train_seg_stage
@@ -242,8 +255,7 @@ def command_wsss(args: argparse.Namespace) -> int:
     out = Path(args.out)
     method = seed_method(args.seed_method)
     seed_config = config_from_options(method.config_type, parse_options(args.seed_option))
-    segmentation_config = config_from_options(SegmentationConfig, parse_options(args.seg_option))
-    segmentation_config.dsrg = args.dsrg or segmentation_config.dsrg
+    segmentation_config = _segmentation_config(args, args.seg_option)
     model = _cam_model(args.model)
     dataset, description = load_data(args)
     summaries: dict[str, Any] = {}
@@ -270,11 +282,7 @@ def command_wsss(args: argparse.Namespace) -> int:
                                segmentation_config, resume=args.resume)
         summaries["segmentation"] = {"checkpoint": str(path)}
         if args.val_split:
-            args.split, args.limit = args.val_split, args.val_limit
-            validation, _ = load_data(args)
-            result = evaluate_segmentation(SegmentationPredictor(load_segmentation(path)), validation)
-            result.pop("confusion", None)
-            summaries["segmentation"]["validation"] = result
+            summaries["segmentation"]["validation"] = _validation_scores(args, path)[1]
     print(json.dumps(summaries, indent=2, sort_keys=True, default=str))
     failed = any(stage.get("failed") for stage in summaries.values() if isinstance(stage, dict))
     return EXIT_SOME_FAILED if failed else EXIT_OK

@@ -354,15 +354,29 @@ def train_irn(
         momentum=config.momentum,
         weight_decay=config.weight_decay,
     )
+
+    def batch_loss(stages: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        targets = torch.from_numpy(np.stack([displacement_targets(label.numpy()) for label in labels]))
+        return irn_loss(head, stages, labels, targets, index)["total"]
+
+    return fit_head(cam_model, samples, head, optimiser, initial, config, crop, rng, batch_loss, progress)
+
+
+def fit_head(
+    cam_model: CamModel, samples: Sequence[TrainingSample], head: nn.Module, optimiser: torch.optim.Optimizer,
+    initial: Sequence[float], config: Any, crop: int, rng: np.random.Generator,
+    batch_loss: Callable[[list[torch.Tensor], torch.Tensor], torch.Tensor], progress: Progress | None,
+) -> nn.Module:
+    """The relation heads' (IRN, AffinityNet) shared loop: `config.epochs` passes of augmented crops,
+    the poly schedule over all steps, frozen backbone features, one SGD step per batch; eval mode out."""
     total = config.epochs * math.ceil(len(samples) / config.batch_size)
     step = 0
     head.train()
     for _ in range(config.epochs):
         batches = training_batches(cam_model, samples, config.batch_size, crop, config.rescale, config.flip, rng)
         for images, labels in batches:
-            targets = torch.from_numpy(np.stack([displacement_targets(label.numpy()) for label in labels]))
             poly_lr(optimiser, initial, step, total, config.poly_power)
-            loss = irn_loss(head, frozen_stages(cam_model, images), labels, targets, index)["total"]
+            loss = batch_loss(frozen_stages(cam_model, images), labels)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

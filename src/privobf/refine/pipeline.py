@@ -17,6 +17,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from .localisation import Localisation
+from .pseudo_labels import IGNORE
 from .store import StageStore
 
 SAFE_LABEL = "a0_safe"  # VISPR's "nothing private": an image label without a region
@@ -141,6 +142,7 @@ def evaluate_localisations(
     is fixed; `sweep` adds the best mIoU over those thresholds, marked as tuned on ground truth (the
     papers' seed numbers are such oracle figures)."""
     from ..evaluate import metrics
+    from ..evaluate.run import class_index_map
 
     exclusive = bool(getattr(dataset, "exclusive_masks", False))
     thresholds = [float(threshold), *[float(t) for t in sweep if float(t) != float(threshold)]]
@@ -148,21 +150,19 @@ def evaluate_localisations(
     confusions = [np.zeros((len(ids) + 1,) * 2, np.int64) for _ in thresholds]
     per_class = [metrics.MultiLabelMaskIoU(len(ids)) for _ in thresholds]
     n_images, missing = 0, 0
-    for index, item in enumerate(pipeline_items(dataset, ids, use_priors=False)):
+    for item in pipeline_items(dataset, ids, use_priors=False):
         if not store.has(item.image_id):
             missing += 1
             continue
         localisation = store.load(item.image_id)
         size = item.pixels.shape[:2]
         if exclusive:
-            truth = _label_truth(item.sample, ids)
+            truth = class_index_map(item.sample, ids)
             for position, value in enumerate(thresholds):
-                labels = _global_labels(localisation, value, size, ids)
+                labels = vocabulary_labels(localisation.label_map(value, size), localisation.classes, ids)
                 confusions[position] += metrics.confusion_matrix(labels, truth, len(ids) + 1)
         else:
-            truth = np.zeros((len(ids), *size), dtype=bool)
-            for attribute_id, mask in item.sample.masks.items():
-                truth[ids.index(attribute_id)] = mask
+            truth = truth_stack(item.sample, ids, size)
             for position, value in enumerate(thresholds):
                 predicted = np.zeros_like(truth)
                 rows = [ids.index(c) for c in localisation.classes]
@@ -190,16 +190,21 @@ def evaluate_localisations(
     return result
 
 
-def _label_truth(sample: Any, ids: list[str]) -> np.ndarray:
-    from ..evaluate.run import class_index_map
+def vocabulary_labels(local: np.ndarray, classes: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:
+    """An image's own labels (0 background, k + 1 = classes[k], 255 ignore) renumbered in a vocabulary
+    (0 background, v + 1 = vocabulary[v], 255 ignore): what evaluators and the segmentation network read."""
+    lookup = np.full(256, IGNORE, dtype=np.int64)
+    lookup[0] = 0
+    lookup[1:len(classes) + 1] = [list(vocabulary).index(c) + 1 for c in classes]
+    return lookup[np.asarray(local, dtype=np.int64)]
 
-    return class_index_map(sample, ids)
 
-
-def _global_labels(localisation: Localisation, threshold: float, size: tuple[int, int], ids: list[str]) -> np.ndarray:
-    local = localisation.label_map(threshold, size)
-    lookup = np.array([0, *[ids.index(c) + 1 for c in localisation.classes]], dtype=np.int64)
-    return lookup[local]
+def truth_stack(sample: Any, ids: Sequence[str], size: tuple[int, int]) -> np.ndarray:
+    """bool [len(ids), H, W] ground-truth masks of a data item (overlapping attributes each their own)."""
+    truth = np.zeros((len(ids), *size), dtype=bool)
+    for attribute_id, mask in sample.masks.items():
+        truth[list(ids).index(attribute_id)] = mask
+    return truth
 
 
 def _finite(value: float) -> float | None:

@@ -15,8 +15,8 @@ import numpy as np
 from .attribution import AttributionConfig, SeedContext, seed_method
 from .cam_model import CamModel
 from .localisation import Localisation
-from .pipeline import StageSummary, manifest_for, pipeline_items, run_stage
-from .pseudo_labels import PseudoLabelConfig, argmax_labels, confident_labels, label_size, resize_image, resize_labels
+from .pipeline import StageSummary, manifest_for, pipeline_items, run_stage, truth_stack, vocabulary_labels
+from .pseudo_labels import IGNORE, PseudoLabelConfig, argmax_labels, confident_labels, label_size, resize_image, resize_labels
 from .store import StageStore
 
 Progress = Callable[[str], None] | None
@@ -137,9 +137,8 @@ def evaluate_pseudo_labels(store: StageStore, dataset: Sequence[Any], attribute_
         size = item.pixels.shape[:2]
         labels = resize_labels(labels, size)
         if meta["kind"] == "exclusive":
-            lookup = np.array([0, *[ids.index(c) + 1 for c in classes], *([0] * (255 - len(classes)))], np.int64)
-            valid = labels != 255
-            global_labels = np.where(valid, lookup[np.minimum(labels, 255)], 255)
+            valid = labels != IGNORE
+            global_labels = vocabulary_labels(labels, classes, ids)
             ignored += int((~valid).sum())
             total += valid.size
             if exclusive:
@@ -155,7 +154,7 @@ def evaluate_pseudo_labels(store: StageStore, dataset: Sequence[Any], attribute_
             for row, class_id in enumerate(classes):
                 predicted[ids.index(class_id)] = labels[row] == 1
                 keep[ids.index(class_id)] = labels[row] != 255
-            truth = _truth_stack(item.sample, ids, size)
+            truth = truth_stack(item.sample, ids, size)
             ignored += int((~keep[[ids.index(c) for c in classes]]).sum()) if classes else 0
             total += len(classes) * labels.shape[-1] * labels.shape[-2]
             per_class.update(predicted & keep, truth & keep)
@@ -165,18 +164,11 @@ def evaluate_pseudo_labels(store: StageStore, dataset: Sequence[Any], attribute_
             "rule": "pixels a pseudo label ignores are left out of the IoU; ignored_share says how many"}
 
 
-def _truth_stack(sample: Any, ids: list[str], size: tuple[int, int]) -> np.ndarray:
-    truth = np.zeros((len(ids), *size), bool)
-    for attribute_id, mask in sample.masks.items():
-        truth[ids.index(attribute_id)] = mask
-    return truth
-
-
 def _multilabel_pairs(global_labels, valid, sample, ids):
     size = global_labels.shape
     predicted = np.stack([global_labels == k + 1 for k in range(len(ids))])
     keep = np.broadcast_to(valid, (len(ids), *size))
-    return predicted, _truth_stack(sample, ids, size), keep
+    return predicted, truth_stack(sample, ids, size), keep
 
 
 # -------------------------------------------------------------------------- second-stage network
@@ -207,10 +199,7 @@ def segmentation_samples(dataset: Sequence[Any], labels: str, attribute_ids: Seq
         rows = [vocabulary.index(c) for c in classes]
         image = resize_image(item.pixels, local.shape[-2:])
         if kind == "exclusive":
-            lookup = np.full(256, 255, np.uint8)
-            lookup[0] = 0
-            lookup[1:len(rows) + 1] = np.array(rows, np.int64) + 1
-            target = lookup[local]
+            target = vocabulary_labels(local, classes, vocabulary).astype(np.uint8)
         else:
             target = np.zeros((len(vocabulary), *local.shape[-2:]), np.uint8)
             target[rows] = local

@@ -134,11 +134,16 @@ class StageStore:
             extra=extra,
         )
 
-    def image_ids(self) -> Iterator[str]:
-        """Ids of the images with an output (reads each file's metadata; for listings, not hot loops)."""
+    def metadata(self) -> Iterator[dict[str, Any]]:
+        """Every output's metadata (image id, classes, seconds, ...), in file-name order; reads each file,
+        so for listings and reports, not hot loops."""
         for path in sorted(self.directory.glob("*.npz")):
             with np.load(path, allow_pickle=False) as data:
-                yield json.loads(bytes(data["meta"]).decode())["image_id"]
+                yield json.loads(bytes(data["meta"]).decode())
+
+    def image_ids(self) -> Iterator[str]:
+        """Ids of the images with an output."""
+        return (meta["image_id"] for meta in self.metadata())
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

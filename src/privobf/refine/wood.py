@@ -153,14 +153,24 @@ def score_candidates(
     No priors: W-OoD trains the CAM classifier itself, and a hard OoD is a photo that *classifier*
     mistakes (a prior would hide, e.g., text-like signs that the text detector misses)."""
     model = _cam_model(image_model)
+    return _rows_in_eval_mode(model, images_or_items, batch_size, len(model.attribute_ids),
+                              lambda batch: torch.sigmoid(_logits_and_features(model, batch)[0]))
+
+
+def _rows_in_eval_mode(
+    model: CamModel, images: torch.Tensor | Sequence[Any], batch_size: int, width: int,
+    compute: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """`compute` on batches of the images without gradients and in eval mode (the model's mode is
+    restored after), stacked to [N, width]."""
     was_training = model.training
     model.eval()
     rows = []
     with torch.no_grad():
-        for batch in _image_batches(images_or_items, model.image_size, batch_size):
-            rows.append(torch.sigmoid(_logits_and_features(model, batch)[0]))
+        for batch in _image_batches(images, model.image_size, batch_size):
+            rows.append(compute(batch))
     model.train(was_training)
-    return torch.cat(rows) if rows else torch.zeros(0, len(model.attribute_ids))
+    return torch.cat(rows) if rows else torch.zeros(0, width)
 
 
 def mine_hard_ood(
@@ -276,14 +286,8 @@ def pooled_features(
 ) -> torch.Tensor:
     """z = GAP of the last feature map (the input of the CAM classifier): float [N, D], eval mode."""
     model = _cam_model(image_model)
-    was_training = model.training
-    model.eval()
-    rows = []
-    with torch.no_grad():
-        for batch in _image_batches(images, model.image_size, batch_size):
-            rows.append(model.features(batch).mean(dim=(2, 3)))
-    model.train(was_training)
-    return torch.cat(rows) if rows else torch.zeros(0, model.branch.backbone.out_channels)
+    return _rows_in_eval_mode(model, images, batch_size, model.branch.backbone.out_channels,
+                              lambda batch: model.features(batch).mean(dim=(2, 3)))
 
 
 def kmeans(features: torch.Tensor, k: int, iterations: int = 10, seed: int = 0) -> torch.Tensor:
