@@ -32,13 +32,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16, help="synthetic: number of scenes")
     parser.add_argument("--image-size", type=int, default=448)
     parser.add_argument("--data-seed", type=int, default=777, help="synthetic: scenes the shipped model never saw")
-    parser.add_argument("--limit", type=int, help="use only the first N images")
+    parser.add_argument("--limit", type=int, help="use only N images, evenly spaced over the data set (all its sources)")
     parser.add_argument("--model", help="model file (default: the embedded model)")
     parser.add_argument("--methods", default="cam,gradcam,advcam,ficklenet,rib")
-    parser.add_argument("--refiners", default="none,crf,irn,affinitynet")
+    parser.add_argument("--refiners", default="none,crf,irn,irn_per_class,affinitynet", help=(
+        "irn_per_class walks with the head the irn stage trained, so it must come after irn"))
     parser.add_argument("--scales", default="1.0,0.5,1.5,2.0")
-    parser.add_argument("--option", action="append", default=[], metavar="METHOD:KEY=VALUE",
-                        help="a seed method's option, e.g. advcam:steps=8 (say so when quoting the result)")
+    parser.add_argument("--option", action="append", default=[], metavar="METHOD:KEY=VALUE", help=(
+        "an option of a seed method or refiner, e.g. advcam:steps=8 or irn:min_steps=100 (say so when quoting the result)"))
     parser.add_argument("--work", default="benchmarks/work/refine_methods", help="stage folders (resumed between runs)")
     parser.add_argument("--name", default="refine_methods", help="results/NAME.json")
     args = parser.parse_args()
@@ -48,7 +49,6 @@ def main() -> None:
     from privobf.models.loading import load_image_model
     from privobf.refine.attribution import AttributionConfig, config_from_options, seed_method
     from privobf.refine.cam_model import CamModel
-    from privobf.refine.commands import LimitedDataset
     from privobf.refine.pipeline import evaluate_localisations
     from privobf.refine.stages import crf_stage, seed_stage, stage_threshold
     from privobf.refine.store import StageStore
@@ -67,8 +67,8 @@ def main() -> None:
         dataset = build_source(args.data, split=args.split)
         description = f"{args.data} split={args.split}"
     if args.limit:
-        dataset = LimitedDataset(dataset, args.limit)
-        description += f" limit={args.limit}"
+        dataset = SpreadSubset(dataset, args.limit)
+        description += f" limit={args.limit} (evenly spaced)"
     attribution = AttributionConfig(scales=tuple(float(s) for s in args.scales.split(",")))
     work = Path(args.work) / args.name
     options: dict[str, dict[str, str]] = {}
@@ -87,12 +87,18 @@ def main() -> None:
         for refiner in args.refiners.split(","):
             if refiner == "none":
                 folder, stage_summary = seeds, summary
+            elif refiner == "irn_per_class":  # IRN's trained head again, each class divided by its own max
+                folder = work / method / refiner
+                stage_summary = walk_stage("irn", model, dataset, str(seeds), str(folder), data=description,
+                                           options={**options.get("irn", {}), "normalise": "per_class"},
+                                           trained_head=str(work / method / "irn" / "irn.safetensors"), resume=True)
             elif refiner == "crf":
                 folder = work / method / "crf"
                 stage_summary = crf_stage(dataset, str(seeds), str(folder), model.attribute_ids, data=description, resume=True)
             else:
                 folder = work / method / refiner
-                stage_summary = walk_stage(refiner, model, dataset, str(seeds), str(folder), data=description, resume=True)
+                stage_summary = walk_stage(refiner, model, dataset, str(seeds), str(folder), data=description,
+                                           options=options.get(refiner, {}), resume=True)
             store = StageStore.open(folder)
             scores = evaluate_localisations(store, dataset, model.attribute_ids, stage_threshold(store), SWEEP)
             row["stages"][refiner] = {
@@ -109,11 +115,29 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "data": description, "model": getattr(model.image_model, "source", {}).get("sha256"),
         "scales": list(attribution.scales), "flip": attribution.flip, "machine": machine(),
+        "refiner_options": {name: options[name] for name in args.refiners.split(",") if name in options},
         "rule": ("mIoU at each stage's fixed threshold (seeds: the model's mask threshold; IRN: 0.25 on maps divided by "
                  "their global max; CRF / AffinityNet: their own background map); oracle_* = best over 0.05..0.95, "
                  "tuned on ground truth"),
         "rows": rows,
     })
+
+
+class SpreadSubset:
+    """`limit` items evenly spaced over a data set, so a short run still sees every source of a mixed set
+    (PrivMini lists COCO persons, then cars, then receipts). Keeps the attributes evaluators read."""
+
+    def __init__(self, dataset, limit: int):
+        count = min(limit, len(dataset))
+        self.dataset = dataset
+        self.indices = [round(k * len(dataset) / count) for k in range(count)]
+        self.exclusive_masks = bool(getattr(dataset, "exclusive_masks", False))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int):
+        return self.dataset[self.indices[index]]
 
 
 def _stored_seconds(store) -> float | None:

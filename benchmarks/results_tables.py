@@ -67,6 +67,53 @@ def privmini_files() -> dict[str, Path]:
     return {f"{p.name.split('.')[0]} / priors {p.name.split('priors-')[1].split('.')[0]}": p for p in files}
 
 
+def refine_table(path: Path) -> str:
+    """benchmarks/refine_methods.py: one row per seed method, mIoU at the fixed threshold per refinement
+    (best over the threshold sweep, tuned on ground truth, in brackets), then seconds per image."""
+    data = json.loads(path.read_text())
+    refiners = list(dict.fromkeys(name for row in data["rows"] for name in row["stages"]))
+    names = {"none": "seeds", "crf": "+ CRF", "irn": "+ IRN", "irn_per_class": "+ IRN per class", "affinitynet": "+ AffinityNet"}
+    lines = ["| method | " + " | ".join(f"{names.get(r, r)} mIoU (oracle)" for r in refiners) + " | "
+             + " | ".join(f"{names.get(r, r)} s/img" for r in refiners) + " |",
+             "|---|" + "---|" * (2 * len(refiners))]
+    for row in data["rows"]:
+        stages = row["stages"]
+        scores = [f"{fmt(stages[r]['miou'])} ({fmt(stages[r]['oracle_best_miou'])})" if r in stages else "—" for r in refiners]
+        seconds = [f"{stages[r]['seconds_per_image_stored']:.2f}" if r in stages and stages[r]["seconds_per_image_stored"] else "—"
+                   for r in refiners]
+        label = row["method"] + ("" if not row.get("options") else " (" + ", ".join(f"{k}={v}" for k, v in row["options"].items()) + ")")
+        lines.append(f"| {label} | " + " | ".join(scores) + " | " + " | ".join(seconds) + " |")
+    return "\n".join(lines)
+
+
+def second_stage_table(path: Path) -> str:
+    """benchmarks/second_stage.py: mIoU on the evaluation scenes of the classifier's maps and each network."""
+    data = json.loads(path.read_text())
+    results = data["results_on_eval"]
+    classifier = results["classifier_attention_maps"]
+    lines = ["| masks from | mIoU on the evaluation scenes | training seconds |", "|---|---|---|",
+             f"| the classifier's attention maps (its own attribute decisions) | {fmt(classifier['miou_end_to_end'])} | — |",
+             f"| the classifier's attention maps (true attributes given) | {fmt(classifier['miou_given_true_attributes'])} | — |"]
+    for name, row in results.items():
+        if name.startswith("segmentation_"):
+            variant = name.removeprefix("segmentation_")
+            label = "segmentation network, DSRG" if variant == "dsrg" else f"segmentation network, {variant} cross-entropy"
+            lines.append(f"| {label} | {fmt(row['miou'])} | {data['seconds'].get('train_' + variant, '—')} |")
+    quality = data["pseudo_labels_on_train"]
+    lines.append("")
+    lines.append(f"Pseudo labels on the training scenes: mIoU over labelled pixels {fmt(quality['miou_on_labelled_pixels'])}, "
+                 f"ignored share {fmt(quality['ignored_share'])}.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["refine"]:
+    print(refine_table(RESULTS / f"{sys.argv[2]}.json"))
+    sys.exit(0)
+
+if __name__ == "__main__" and sys.argv[1:2] == ["second-stage"]:
+    print(second_stage_table(RESULTS / f"{sys.argv[2]}.json"))
+    sys.exit(0)
+
 if __name__ == "__main__" and sys.argv[1:] == ["privmini"]:
     print(privmini_table(privmini_files()))
     sys.exit(0)

@@ -17,7 +17,7 @@ def data(tiny_model):
 
 def test_wsss_chain_writes_every_stage_and_resumes(tmp_path, data, capsys):
     out = tmp_path / "run"
-    arguments = ["wsss", "--scales", "1.0", "--refine", "irn", "--refine-option", "epochs=1", "--refine-option", "batch_size=2",
+    arguments = ["wsss", "--scales", "1.0", "--refine", "irn", "--refine-option", "epochs=1", "--refine-option", "min_steps=0", "--refine-option", "batch_size=2",
                  "--refine-option", "lr=0.01", "--kind", "multilabel", "--no-label-crf", "--train-seg",
                  "--seg-option", "epochs=1", "--seg-option", "batch_size=2", "--seg-option", "crop_size=48",
                  "--seg-option", "backbone=tiny", "--seg-option", "pretrained=false", "--val-split", "val",
@@ -37,6 +37,19 @@ def test_wsss_chain_writes_every_stage_and_resumes(tmp_path, data, capsys):
     assert again["seeds"]["resumed"] == 4 and again["refined"]["resumed"] == 4 and again["seeds"]["done"] == 0
     assert main([*arguments[:-len(data)], "--resume", "--seed-method", "gradcam", *data]) == 2
     assert "config.method: 'cam' there, 'gradcam' now" in capsys.readouterr().err
+    # The trained IRN head walks other seeds (here: per-class normalised) without training again.
+    head = out / "refined-irn" / "irn.safetensors"
+    before = head.read_bytes()
+    walked = tmp_path / "per-class"
+    assert main(["refine", "--method", "irn", "--seeds", str(out / "seeds"), "--head", str(head), "--option",
+                 "normalise=per_class", "--out", str(walked), *data]) == 0
+    assert len(list(walked.glob("*.npz"))) == 4 and not (walked / "irn.safetensors").exists()
+    assert head.read_bytes() == before
+    manifest = json.loads((walked / "manifest.json").read_text())
+    assert manifest["config"]["head"]["path"] == str(head) and manifest["config"]["options"]["normalise"] == "per_class"
+    assert main(["refine", "--method", "crf", "--seeds", str(out / "seeds"), "--head", str(head),
+                 "--out", str(tmp_path / "crf"), *data]) == 2
+    assert "crf has none" in capsys.readouterr().err
 
 
 def test_step_by_step_crf_and_argmax_labels(tmp_path, data, capsys):

@@ -237,7 +237,7 @@ def test_augment_keeps_image_and_labels_aligned(cam_model):
 
 
 def test_irn_training_lowers_the_loss(cam_model, samples, tmp_path):
-    config = IrnConfig(epochs=6, batch_size=4, lr=0.01, train_radius=5)
+    config = IrnConfig(epochs=6, min_steps=0, batch_size=4, lr=0.01, train_radius=5)
     images, labels = fixed_batch(samples)
     targets = torch.from_numpy(np.stack([displacement_targets(label) for _, label, _ in samples]))
     stages = frozen_stages(cam_model, images)
@@ -285,6 +285,12 @@ def test_irn_refiner_stops_propagation_at_the_wall(cam_model):
     # divided by the global max: class B keeps being half as strong as class A
     assert refined.maps.max() == pytest.approx(1.0)
     assert refined.maps[1].max() == pytest.approx(0.5 * refined.maps[0].max(), rel=1e-3)
+    # per class: each class reaches 1 on its own side, the same shapes otherwise
+    per_class = IrnRefiner(cam_model, WallHead(), IrnConfig(normalise="per_class")).refine(pixels, seeds)
+    assert per_class.maps.max(axis=(1, 2)) == pytest.approx([1.0, 1.0])
+    assert np.allclose(per_class.maps[1], refined.maps[1] / refined.maps[1].max(), atol=1e-6)
+    with pytest.raises(ValueError, match="normalise"):
+        IrnConfig(normalise="softmax")
 
 
 # ------------------------------------------------------------------------------------------ AffinityNet
@@ -292,7 +298,7 @@ def test_irn_refiner_stops_propagation_at_the_wall(cam_model):
 
 @pytest.fixture(scope="module")
 def affinity_head(cam_model, samples):
-    config = AffinityNetConfig(epochs=6, batch_size=4, lr=0.3, radius=5)
+    config = AffinityNetConfig(epochs=6, min_steps=0, batch_size=4, lr=0.3, radius=5)
     return train_affinitynet(cam_model, samples, config), config
 
 
@@ -358,3 +364,22 @@ def test_affinity_refiner_walks_the_background_and_label_map_uses_it(cam_model):
     labels = refined.label_map(background=0.99, size=GRID)  # the constant plane is not what decides
     assert np.array_equal(labels, np.concatenate([refined.background[None], refined.maps]).argmax(0))
     assert np.all(labels[:, 8:] == 1) and np.all(labels[:, :8] == 0)
+
+
+def test_small_data_sets_train_for_min_steps_and_large_ones_for_their_epochs():
+    from privobf.refine.irn import training_steps
+
+    assert training_steps(16, IrnConfig()) == 300  # 3 epochs of one batch would be 3 steps
+    assert training_steps(10582, IrnConfig()) == 3 * 331  # VOC train_aug: the published schedule
+    assert training_steps(16, IrnConfig(min_steps=0)) == 3
+    assert training_steps(16, AffinityNetConfig(min_steps=0)) == 8 * 2
+    assert training_steps(0, IrnConfig()) == 0
+    with pytest.raises(ValueError, match="min_steps"):
+        IrnConfig(min_steps=-1)
+
+
+def test_fit_head_repeats_epochs_until_min_steps(cam_model, samples):
+    reported = []
+    train_irn(cam_model, samples, IrnConfig(epochs=1, min_steps=5, batch_size=len(samples), train_radius=5),
+              lambda step, total, loss: reported.append((step, total)))
+    assert reported == [(step, 5) for step in range(1, 6)]

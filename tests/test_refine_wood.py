@@ -3,6 +3,7 @@ short fine-tuning of a tiny model that must lower its scores on the hard OoDs it
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -174,6 +175,18 @@ def test_trained_parameters_are_the_last_two_stages_and_the_classifier(base_mode
     expected = {id(p) for s in (2, 3) for p in backbone.stages[s].parameters()}
     assert {id(p) for p in stages} == expected
     assert {id(p) for p in head} == {id(p) for p in model.branch.classifier.parameters()}
+
+
+def test_trained_parameters_when_the_preset_froze_everything_before_them(base_model):
+    """The embedded preset freezes the early stages: the probe then has no graph, and every still
+    trainable backbone parameter belongs to the trained stages."""
+    model = wood.CamModel(copy.deepcopy(base_model))
+    backbone = model.branch.backbone
+    late = {id(p) for s in (2, 3) for p in backbone.stages[s].parameters()}
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(id(parameter) in late)
+    stages, _ = wood.trained_parameters(model, 2)
+    assert {id(p) for p in stages} == late
 
 
 def test_train_wood_lowers_hard_ood_scores_and_saves_a_loadable_checkpoint(base_model, tmp_path):

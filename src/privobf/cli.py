@@ -45,6 +45,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "results match torch within 1e-4, checked when exported"))
     parser.add_argument("--threshold", type=float, default=None, help="attribute probability that counts as present (default 0.5)")
     parser.add_argument("--mask-threshold", type=float, default=None, help="attention value that counts as inside a mask (default 0.3)")
+    parser.add_argument("--segmentation", metavar="SEG.safetensors", help=(
+        "take the masks from this segmentation network (from `privobf train-seg`) instead of the classifier's "
+        "attention maps, for the attributes it was trained on (matched by id; the others keep the classifier's "
+        "maps, and each report says which source every mask has). The classifier still decides what is present "
+        "and the score. Runs in PyTorch, also with --backend onnx"))
+    parser.add_argument("--segmentation-threshold", type=float, default=None, metavar="P", help=(
+        "with --segmentation: probability from which a pixel is inside a mask the network gives (default 0.5: "
+        "its maps are per-pixel probabilities). --mask-threshold still applies to the classifier's maps"))
     from .priors.options import add_prior_arguments
 
     add_prior_arguments(parser, default=None, help_text=(
@@ -186,7 +194,26 @@ def _scanner(args: argparse.Namespace, preferences):
     if mask_threshold is not None:
         changes["mask_threshold"] = mask_threshold
     scanner.inference = replace(scanner.inference, **changes)
+    scanner.segmentation = _mask_source(args, model.attribute_ids, scanner.device)
     return scanner
+
+
+def _mask_source(args: argparse.Namespace, attribute_ids, device: str):
+    """The --segmentation network, or None; an unusable file is a usage error naming it."""
+    if args.segmentation is None:
+        if args.segmentation_threshold is not None:
+            raise UsageError("--segmentation-threshold applies to the masks of --segmentation; give --segmentation")
+        return None
+    from .checkpoint import CheckpointError
+    from .segmentation.mask_source import SEGMENTATION_THRESHOLD, load_mask_source
+
+    threshold = _first(args.segmentation_threshold, SEGMENTATION_THRESHOLD)
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--segmentation-threshold {threshold}: expected a number from 0 to 1")
+    try:
+        return load_mask_source(args.segmentation, attribute_ids, device=device, threshold=threshold)
+    except (CheckpointError, KeyError, ValueError, OSError) as error:
+        raise UsageError(f"--segmentation: {str(error).strip(chr(39) + chr(34))}") from None
 
 
 def _first(*values):
@@ -414,9 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=command_evaluate)
 
+    from .refine.bbam_commands import add_bbam_commands
     from .refine.commands import add_refine_commands
+    from .refine.wood_commands import add_wood_commands
 
     add_refine_commands(sub)
+    add_bbam_commands(sub)
+    add_wood_commands(sub)
     return parser
 
 

@@ -41,6 +41,7 @@ def ray_scan(
     out: Path | None = None,
     plan: ProtectionPlan | None = None,
     model: str | Path | None = None,
+    segmentation: str | Path | None = None,
     priors: bool = True,
     num_workers: int = 2,
     batch_size: int = 4,
@@ -71,7 +72,7 @@ def ray_scan(
     todo = [{"path": str(item.path), "relative": str(item.relative)}
             for item in driver.not_finished(iter_inputs(inputs), None)]
     if todo:
-        for row in _run_on_ray(todo, options, model, priors, num_workers, address):
+        for row in _run_on_ray(todo, options, model, segmentation, priors, num_workers, address):
             _account(driver, row)
     driver.write_summary()
     return driver.summary.to_dict()
@@ -87,8 +88,8 @@ def _import_ray():
     return ray
 
 
-def _run_on_ray(todo: list[dict[str, str]], options: RunOptions, model: str | Path | None, priors: bool,
-                num_workers: int, address: str | None) -> Iterator[dict[str, Any]]:
+def _run_on_ray(todo: list[dict[str, str]], options: RunOptions, model: str | Path | None,
+                segmentation: str | Path | None, priors: bool, num_workers: int, address: str | None) -> Iterator[dict[str, Any]]:
     """The rows of `todo` scanned by `num_workers` actors, as they finish; shuts down a Ray it started."""
     ray = _import_ray()
     started = not ray.is_initialized()
@@ -99,7 +100,7 @@ def _run_on_ray(todo: list[dict[str, str]], options: RunOptions, model: str | Pa
         dataset = ray.data.from_items(todo).map_batches(
             _ScanBatches,
             fn_constructor_kwargs={"model": None if model is None else str(model), "priors": priors,
-                                   "options": options},
+                                   "options": options, "segmentation": None if segmentation is None else str(segmentation)},
             batch_size=options.batch_size,
             concurrency=num_workers,
             num_cpus=1,
@@ -152,14 +153,14 @@ def _collecting_run() -> type:
 class _ScanBatches:
     """The Ray Data actor: loads the model and the prior detectors once, then scans batches of rows."""
 
-    def __init__(self, model: str | None, priors: bool, options: RunOptions):
+    def __init__(self, model: str | None, priors: bool, options: RunOptions, segmentation: str | None = None):
         import torch
 
         from .priors import PriorSet
         from .scanning import Scanner
 
         torch.set_num_threads(1)  # the actor holds one CPU; more threads would fight the other actors
-        self.scanner = Scanner(model)
+        self.scanner = Scanner(model, segmentation=segmentation)
         self.prior_set = PriorSet() if priors else None
         self.options = options
 
@@ -200,6 +201,8 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="Ray cluster to connect to (e.g. auto, ray://head:10001); default: a "
                         "local Ray on this machine")
     parser.add_argument("--model", help="model file (.safetensors) from `privobf train`; default: the embedded model")
+    parser.add_argument("--segmentation", metavar="SEG.safetensors", help=(
+        "take the masks from this segmentation network (from `privobf train-seg`), as `privobf scan --segmentation`"))
     parser.add_argument("--priors", choices=["on", "off"], default="on", help="run the prior detectors in every "
                         "actor (default on)")
     parser.add_argument("--resume", action="store_true", help="skip photos whose outputs and reports already exist")
@@ -211,8 +214,10 @@ def run_ray(args: argparse.Namespace) -> int:
     try:
         _import_ray()
         plan = _plan(args)
+        _check_segmentation(args)
         summary = ray_scan(args.paths, reports=Path(args.reports), out=Path(args.out) if args.out else None,
-                           plan=plan, model=args.model, priors=args.priors == "on", num_workers=args.workers,
+                           plan=plan, model=args.model, segmentation=args.segmentation,
+                           priors=args.priors == "on", num_workers=args.workers,
                            batch_size=args.batch_size, address=args.address, resume=args.resume,
                            overwrite=args.overwrite)
     except (ImportError, KeyError, ValueError, OSError) as error:
@@ -221,6 +226,17 @@ def run_ray(args: argparse.Namespace) -> int:
     print(f"privobf: {summary['done']} done, {summary['skipped_finished']} already finished, "
           f"{summary['failed']} failed; reports and summary.json in {args.reports}")
     return EXIT_SOME_FAILED if summary["failed"] else EXIT_OK
+
+
+def _check_segmentation(args: argparse.Namespace) -> None:
+    """An unusable --segmentation file is a usage error here, before any actor starts (CheckpointError
+    is a ValueError naming the file)."""
+    if args.segmentation is None:
+        return
+    from .models.loading import load_image_model
+    from .segmentation.mask_source import load_mask_source
+
+    load_mask_source(args.segmentation, load_image_model(args.model).attribute_ids)
 
 
 def _plan(args: argparse.Namespace) -> ProtectionPlan | None:

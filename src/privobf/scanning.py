@@ -24,6 +24,7 @@ from .report import PrivacyReport
 
 if TYPE_CHECKING:
     from .priors import PriorMaps, PriorSet
+    from .segmentation.mask_source import SegmentationMaskSource
 
 ImageInput = np.ndarray | str | os.PathLike
 
@@ -68,10 +69,14 @@ class Scanner:
         device: str = "cpu",
         prior_set: "PriorSet | None" = None,
         backend: str = "torch",
+        segmentation: "SegmentationMaskSource | str | os.PathLike | None" = None,
     ):
         """prior_set: providers whose human / text masks are computed for every scanned image when the
         caller passes no priors (None: the model runs without priors). backend: "torch", or "onnx" for
-        the model through ONNX Runtime (exported once into the cache; needs the privobf[onnx] extra)."""
+        the model through ONNX Runtime (exported once into the cache; needs the privobf[onnx] extra).
+        segmentation: a network from `privobf train-seg` (file or loaded mask source) that gives the masks
+        of the attributes it knows; the classifier still decides presence and score. It runs in torch
+        whatever the backend."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.model = model if isinstance(model, ImageModel) else load_image_model(model)
@@ -90,6 +95,11 @@ class Scanner:
         self.profiles = profiles or vispr_profiles(self.vocabulary)
         self.profile = profile
         self.prior_set = prior_set
+        if isinstance(segmentation, (str, os.PathLike)):
+            from .segmentation.mask_source import load_mask_source
+
+            segmentation = load_mask_source(segmentation, self.model.attribute_ids, device=device)
+        self.segmentation = segmentation
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray, priors: Mapping[str, np.ndarray | None] | None = None) -> dict[str, Any]:
@@ -192,7 +202,7 @@ class Scanner:
         else:
             index = self.profiles.profile_index(self.profile) if isinstance(self.profile, str) else int(self.profile)
             score = float(profile_scores[index])
-        return PrivacyReport(
+        values = dict(
             image_size=(int(pixels.shape[0]), int(pixels.shape[1])),
             attribute_ids=list(self.model.attribute_ids),
             probabilities=raw["probabilities"],
@@ -204,6 +214,16 @@ class Scanner:
             model={**getattr(self.model, "source", {}), "backend": self.backend},
             priors=prepared.record,
             notes=notes,
+        )
+        if self.segmentation is None:
+            return PrivacyReport(**values)
+        from .segmentation.mask_source import SegmentedReport
+
+        return SegmentedReport(
+            **values,
+            segmentation_maps=self.segmentation.maps(pixels, flip=self.inference.flip),
+            segmentation_threshold=self.segmentation.threshold,
+            segmentation=self.segmentation.describe(),
         )
 
 

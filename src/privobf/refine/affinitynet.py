@@ -63,6 +63,9 @@ class AffinityNetConfig:
     foreground_positive_weight: float = 0.25  # [C]
     negative_weight: float = 0.5  # [C]
     epochs: int = 8  # [C]
+    # [I] at least this many SGD steps, repeating epochs: PSA's 8 epochs over VOC train_aug are
+    # 8 x ceil(10582 / 8) = 10584 steps; 8 epochs over a few hundred photos are a few hundred.
+    min_steps: int = 300
     batch_size: int = 8  # [C]
     lr: float = 0.1  # [C] train_aff.py default (the README runs 0.07)
     head_lr_multiplier: float = 10.0  # [C] PSA's new layers (f8_x, f9) train at 10x the base lr
@@ -81,8 +84,8 @@ class AffinityNetConfig:
             raise ValueError(f"rescale must be 0 < low <= high, got {self.rescale}")
         if self.crop_size is not None and (self.crop_size <= 0 or self.crop_size % GRID_STRIDE):
             raise ValueError(f"crop_size must be a positive multiple of {GRID_STRIDE}, got {self.crop_size}")
-        if self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("batch_size must be >= 1 and epochs >= 0")
+        if self.batch_size < 1 or self.epochs < 0 or self.min_steps < 0:
+            raise ValueError("batch_size must be >= 1, epochs and min_steps >= 0")
 
 
 class AffinityHead(nn.Module):

@@ -144,6 +144,8 @@ def command_refine(args: argparse.Namespace) -> int:
     if args.method == "crf":
         from ..models.loading import load_image_model
 
+        if args.head:
+            raise ValueError("--head is the trained network of irn / affinitynet; crf has none")
         ids = load_image_model(args.model).attribute_ids
         summary = crf_stage(dataset, args.seeds, args.out, ids, data=description, resume=args.resume,
                             progress=_progress(args, "refine"))
@@ -152,7 +154,7 @@ def command_refine(args: argparse.Namespace) -> int:
 
         summary = walk_stage(args.method, _cam_model(args.model), dataset, args.seeds, args.out, data=description,
                              options=parse_options(args.option), label_preset=args.label_preset, resume=args.resume,
-                             progress=_progress(args, "refine"))
+                             progress=_progress(args, "refine"), trained_head=args.head)
     return _finish(summary, "refine")
 
 
@@ -332,6 +334,9 @@ def add_refine_commands(sub: argparse._SubParsersAction) -> None:
     refine.add_argument("--option", action="append", metavar="KEY=VALUE", help="an option of the method's config, repeatable")
     refine.add_argument("--label-preset", help=(
         "thresholds of the confident labels the network trains on (irn, advcam, rib, wood; default: the seed method's)"))
+    refine.add_argument("--head", help=(
+        "irn / affinitynet: walk with this trained network (the .safetensors an earlier refine run saved) "
+        "instead of training one on these seeds"))
     refine.add_argument("--out", required=True, help="stage folder to write")
     refine.add_argument("--resume", action="store_true", help="continue a stage folder made with the same settings")
     add_data_options(refine)

@@ -59,6 +59,9 @@ class IrnConfig:
     beta: float = 10.0  # [C]
     exp_times: int = 8  # [C] log2 of the walk length: 2^8 = 256 steps by repeated squaring
     epochs: int = 3  # [C]
+    # [I] at least this many SGD steps, repeating epochs: IRN's 3 epochs over VOC train_aug are
+    # 3 x ceil(10582 / 32) = 993 steps; 3 epochs over a few hundred photos are a dozen, too few to fit.
+    min_steps: int = 300
     batch_size: int = 32  # [C]
     lr: float = 0.1  # [C] boundary branch; the displacement branch gets x displacement_lr_multiplier
     displacement_lr_multiplier: float = 10.0  # [C]
@@ -73,6 +76,10 @@ class IrnConfig:
     rescale: tuple[float, float] = (0.5, 1.5)  # [C] random rescale before cropping
     flip: bool = True  # [C] random horizontal flip
     sem_seg_bg_threshold: float = 0.25  # [C] background plane for the label argmax, used downstream
+    # [C] "global": walked maps divided by their max over all classes, so a weak class stays weak. [I]
+    # "per_class": each class by its own max, so a small attribute (a face, a plate) whose mass the walk
+    # spread thin is not cut by a large one's (a person) in the same photo.
+    normalise: str = "global"
     max_dense_nodes: int = DEFAULT_MAX_DENSE_NODES  # [I] dense walk up to this many grid cells
     seed: int = 0
 
@@ -82,8 +89,10 @@ class IrnConfig:
             raise ValueError(f"rescale must be 0 < low <= high, got {self.rescale}")
         if self.crop_size is not None and (self.crop_size <= 0 or self.crop_size % GRID_STRIDE):
             raise ValueError(f"crop_size must be a positive multiple of {GRID_STRIDE}, got {self.crop_size}")
-        if self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("batch_size must be >= 1 and epochs >= 0")
+        if self.normalise not in ("global", "per_class"):
+            raise ValueError(f"normalise must be global or per_class, got {self.normalise!r}")
+        if self.batch_size < 1 or self.epochs < 0 or self.min_steps < 0:
+            raise ValueError("batch_size must be >= 1, epochs and min_steps >= 0")
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -362,19 +371,29 @@ def train_irn(
     return fit_head(cam_model, samples, head, optimiser, initial, config, crop, rng, batch_loss, progress)
 
 
+def training_steps(n_samples: int, config: Any) -> int:
+    """SGD steps of a relation head: the published epochs, raised to `min_steps` for small data sets."""
+    if n_samples == 0 or config.epochs == 0:
+        return 0
+    return max(config.epochs * math.ceil(n_samples / config.batch_size), config.min_steps)
+
+
 def fit_head(
     cam_model: CamModel, samples: Sequence[TrainingSample], head: nn.Module, optimiser: torch.optim.Optimizer,
     initial: Sequence[float], config: Any, crop: int, rng: np.random.Generator,
     batch_loss: Callable[[list[torch.Tensor], torch.Tensor], torch.Tensor], progress: Progress | None,
 ) -> nn.Module:
     """The relation heads' (IRN, AffinityNet) shared loop: `config.epochs` passes of augmented crops,
-    the poly schedule over all steps, frozen backbone features, one SGD step per batch; eval mode out."""
-    total = config.epochs * math.ceil(len(samples) / config.batch_size)
+    more passes until `config.min_steps` SGD steps where the data set is small, the poly schedule over
+    all steps, frozen backbone features, one SGD step per batch; eval mode out."""
+    total = training_steps(len(samples), config)
     step = 0
     head.train()
-    for _ in range(config.epochs):
+    while step < total:
         batches = training_batches(cam_model, samples, config.batch_size, crop, config.rescale, config.flip, rng)
         for images, labels in batches:
+            if step == total:
+                break
             poly_lr(optimiser, initial, step, total, config.poly_power)
             loss = batch_loss(frozen_stages(cam_model, images), labels)
             optimiser.zero_grad(set_to_none=True)
@@ -437,7 +456,8 @@ class IrnRefiner:
 
     def refine(self, pixels: np.ndarray, localisation: Localisation) -> Localisation:
         """Walk the seed maps x (1 - boundary) with beta and 2^exp_times steps at the inference radius,
-        then divide by the global max over all classes (IRN; a class's relative strength survives)."""
+        then divide by the global max over all classes (IRN; a class's relative strength survives) or,
+        with `normalise="per_class"`, each class by its own max."""
         grid = localisation.grid
         boundary = self.boundary(pixels, grid)
         extra = {**localisation.extra, "boundary": boundary.numpy().astype(np.float32), "refiner": "irn"}
@@ -446,5 +466,8 @@ class IrnRefiner:
         maps = torch.from_numpy(localisation.maps) * (1.0 - boundary)
         affinity = affinity_from_boundary(boundary, self.config.inference_radius)
         walked = random_walk(maps, affinity, self.config.beta, self.config.exp_times, self.config.max_dense_nodes)
-        walked = walked / walked.max().clamp(min=1e-5)
+        if self.config.normalise == "per_class":
+            walked = walked / walked.amax(dim=(1, 2), keepdim=True).clamp(min=1e-5)
+        else:
+            walked = walked / walked.max().clamp(min=1e-5)
         return Localisation(list(localisation.classes), walked.numpy(), localisation.image_size, None, extra)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..checkpoint import file_digest
 from .attribution import config_from_options
 from .cam_model import CamModel
 from .localisation import Localisation
@@ -67,18 +68,22 @@ def relation_samples(
 def walk_stage(
     method: str, model: CamModel, dataset: Sequence[Any], seeds: str, out: str, *, data: str,
     options: Mapping[str, str] | None = None, label_preset: str | None = None, resume: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, trained_head: str | None = None,
 ) -> StageSummary:
+    """`trained_head`: a relation network trained before (e.g. by another `refine` run on more photos) to walk
+    with instead of training one on these seeds; its file and digest go into the manifest."""
     chosen = walk_method(method)
     config = config_from_options(chosen.config_type, options or {})
     source = StageStore.open(seeds, "seeds")
     preset = label_preset or LABEL_PRESET_OF_SEED.get(source.manifest["config"]["method"], "irn")
     label_config = PseudoLabelConfig.preset(preset, kind="exclusive")
-    store = StageStore.create(out, manifest_for("refined", {
-        "method": method, "options": _plain(dataclasses.asdict(config)), "labels": dataclasses.asdict(label_config),
-        "threshold": chosen.threshold(config),
-    }, {"seeds": source.manifest, "data": data, **model_inputs(model)}), resume)
-    head_path = Path(out) / f"{method}.safetensors"
+    settings = {"method": method, "options": _plain(dataclasses.asdict(config)), "labels": dataclasses.asdict(label_config),
+                "threshold": chosen.threshold(config)}
+    if trained_head is not None:
+        settings["head"] = {"path": str(trained_head), "sha256": file_digest(trained_head)}
+    store = StageStore.create(out, manifest_for("refined", settings, {"seeds": source.manifest, "data": data,
+                                                                      **model_inputs(model)}), resume)
+    head_path = Path(trained_head) if trained_head is not None else Path(out) / f"{method}.safetensors"
     if head_path.is_file():
         head = chosen.load(head_path)
     else:

@@ -419,7 +419,9 @@ def trained_parameters(model: CamModel, trained_stages: int = 2) -> tuple[list[n
             probe = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
             probe = probe.to(next(backbone.parameters()).device)
             earlier = backbone.forward_stages(probe)[n_stages - trained_stages - 1]
-            grads = torch.autograd.grad(earlier.sum(), candidates, allow_unused=True)
+            # No graph when the preset froze everything before the last stages: all candidates are in them.
+            grads = (torch.autograd.grad(earlier.sum(), candidates, allow_unused=True) if earlier.requires_grad
+                     else [None] * len(candidates))
         backbone.train(was_training)
         stage_params = [p for p, g in zip(candidates, grads) if g is None]
     head = [p for p in list(branch.feature_refiner.parameters()) + list(branch.classifier.parameters()) if p.requires_grad]

@@ -28,6 +28,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "your network upload photos)"))
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: %(default)s)")
     parser.add_argument("--model", help="model file (.safetensors) from `privobf train`; default: the embedded model")
+    parser.add_argument("--segmentation", metavar="SEG.safetensors", help=(
+        "take the masks from this segmentation network (from `privobf train-seg`), as `privobf scan --segmentation`"))
     add_prior_arguments(parser)
     parser.add_argument("--max-upload-mb", type=float, default=25.0, help=(
         "largest photo file accepted, in MB (default: %(default)g)"))
@@ -74,7 +76,7 @@ def build_app(args: argparse.Namespace) -> "FastAPI":
 
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
         raise ValueError("--max-upload-mb and --max-megapixels must be positive")
-    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
+    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args), segmentation=args.segmentation)
     allowed_hosts = list(LOOPBACK_NAMES) if is_loopback(args.host) else None
     return create_app(
         scanner,
