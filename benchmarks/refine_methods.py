@@ -42,6 +42,7 @@ def main() -> None:
         "an option of a seed method or refiner, e.g. advcam:steps=8 or irn:min_steps=100 (say so when quoting the result)"))
     parser.add_argument("--work", default="benchmarks/work/refine_methods", help="stage folders (resumed between runs)")
     parser.add_argument("--name", default="refine_methods", help="results/NAME.json")
+    parser.add_argument("--chain", help="work subfolder (default --name): another run's, to add refiners to its seeds")
     args = parser.parse_args()
 
     import torch
@@ -70,7 +71,7 @@ def main() -> None:
         dataset = SpreadSubset(dataset, args.limit)
         description += f" limit={args.limit} (evenly spaced)"
     attribution = AttributionConfig(scales=tuple(float(s) for s in args.scales.split(",")))
-    work = Path(args.work) / args.name
+    work = Path(args.work) / (args.chain or args.name)
     options: dict[str, dict[str, str]] = {}
     for text in args.option:
         method, _, pair = text.partition(":")

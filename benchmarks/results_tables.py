@@ -67,10 +67,11 @@ def privmini_files() -> dict[str, Path]:
     return {f"{p.name.split('.')[0]} / priors {p.name.split('priors-')[1].split('.')[0]}": p for p in files}
 
 
-def refine_table(path: Path) -> str:
-    """benchmarks/refine_methods.py: one row per seed method, mIoU at the fixed threshold per refinement
-    (best over the threshold sweep, tuned on ground truth, in brackets), then seconds per image."""
-    data = json.loads(path.read_text())
+def refine_table(*paths: Path) -> str:
+    """benchmarks/refine_methods.py: one row per seed method (of every file given), mIoU at the fixed
+    threshold per refinement (best over the threshold sweep, tuned on ground truth, in brackets), then
+    seconds per image."""
+    data = {"rows": [row for path in paths for row in json.loads(path.read_text())["rows"]]}
     refiners = list(dict.fromkeys(name for row in data["rows"] for name in row["stages"]))
     names = {"none": "seeds", "crf": "+ CRF", "irn": "+ IRN", "irn_per_class": "+ IRN per class", "affinitynet": "+ AffinityNet"}
     lines = ["| method | " + " | ".join(f"{names.get(r, r)} mIoU (oracle)" for r in refiners) + " | "
@@ -106,12 +107,41 @@ def second_stage_table(path: Path) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["refine"]:
-    print(refine_table(RESULTS / f"{sys.argv[2]}.json"))
-    sys.exit(0)
+def bbam_table(path: Path) -> str:
+    """benchmarks/bbam_masks.py: BBAM's masks against the truth and against simply filling the boxes."""
+    data = json.loads(path.read_text())
+    lines = ["| data | boxes with positive proposals | BBAM IoU (ignore = background) | filled box IoU | BBAM s / image |",
+             "|---|---|---|---|---|"]
+    for name, part in data["parts"].items():
+        bbam = part["bbam"]
+        lines.append(f"| {part['data']} | {bbam['boxes_with_positives']} / {bbam['boxes']} | {fmt(part['iou']['strict'])} | "
+                     f"{fmt(part['iou']['filled_box'])} | {bbam['seconds_per_image_stored']:.1f} |")
+    return "\n".join(lines)
 
-if __name__ == "__main__" and sys.argv[1:2] == ["second-stage"]:
-    print(second_stage_table(RESULTS / f"{sys.argv[2]}.json"))
+
+def wood_table(path: Path) -> str:
+    """benchmarks/wood_seeds.py: CAM seeds and the heads before and after W-OoD fine-tuning."""
+    data = json.loads(path.read_text())
+    seeds, heads, ood = data["seeds"], data["attribute_head"], data["ood_scores"]
+    rows = [("seed mIoU at the fixed threshold", seeds["before"]["miou"], seeds["after"]["miou"]),
+            ("seed mIoU, best of the sweep (tuned on ground truth)", seeds["before"]["oracle_best_miou"], seeds["after"]["oracle_best_miou"]),
+            ("attribute head mAP", heads["before"]["map"], heads["after"]["map"]),
+            ("CAM classifier: mean top probability on the mined hard OoD photos",
+             ood["before"]["trained_hard_ood"]["cam_classifier"]["mean_max_probability"],
+             ood["after"]["trained_hard_ood"]["cam_classifier"]["mean_max_probability"]),
+            ("CAM classifier: mean top probability on held-out safe COCO photos",
+             ood["before"]["held_out_safe_coco"]["cam_classifier"]["mean_max_probability"],
+             ood["after"]["held_out_safe_coco"]["cam_classifier"]["mean_max_probability"])]
+    lines = ["| | before W-OoD | after |", "|---|---|---|"]
+    lines += [f"| {label} | {fmt(before)} | {fmt(after)} |" for label, before, after in rows]
+    lines.append(f"| privacy score (30 profiles): mean absolute change | — | {fmt(data['privacy_score_mean_abs_change'])} |")
+    return "\n".join(lines)
+
+
+TABLES = {"refine": refine_table, "second-stage": second_stage_table, "bbam": bbam_table, "wood": wood_table}
+
+if __name__ == "__main__" and sys.argv[1:2] and sys.argv[1] in TABLES:
+    print(TABLES[sys.argv[1]](*(RESULTS / f"{name}.json" for name in sys.argv[2:])))
     sys.exit(0)
 
 if __name__ == "__main__" and sys.argv[1:] == ["privmini"]:

@@ -36,6 +36,8 @@ def main() -> None:
                         help="a SegmentationConfig field for both networks, e.g. epochs=10 (say so when quoting)")
     parser.add_argument("--variants", default="plain,dsrg")
     parser.add_argument("--work", default="benchmarks/work/second_stage")
+    parser.add_argument("--chain", help="work subfolder of the seeds / refined / pseudo labels (default --name): "
+                        "another run's, to train other networks on the same pseudo labels")
     parser.add_argument("--name", default="second_stage_synthetic")
     args = parser.parse_args()
 
@@ -62,7 +64,7 @@ def main() -> None:
     train_description = f"synthetic split=train n={args.train_size} size={args.image_size} seed={args.train_seed}"
     val.exclusive_masks = False  # overlapping masks: both sides scored per attribute, like the classifier
     val_description = f"synthetic split=val n={args.val_size} size={args.image_size} seed={args.val_seed}"
-    work = Path(args.work) / args.name
+    work = Path(args.work) / (args.chain or args.name)
     seconds: dict[str, float] = {}
 
     def timed(name, run):
@@ -98,7 +100,8 @@ def main() -> None:
     seg_options = parse_options(args.seg_option)
     for variant in args.variants.split(","):
         config = config_from_options(SegmentationConfig, {**seg_options, "dsrg": str(variant == "dsrg"), "device": "cpu"})
-        folder = work / f"segmentation-{variant}"
+        suffix = "".join(f"-{key}{value}" for key, value in sorted(seg_options.items()))
+        folder = work / f"segmentation-{variant}{suffix}"
         checkpoint = folder / "segmentation.safetensors"
         if not checkpoint.is_file():  # resumable between runs: continue from the last finished epoch
             checkpoint = timed(f"train_{variant}", lambda: train_seg_stage(
