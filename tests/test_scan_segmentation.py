@@ -175,8 +175,9 @@ def test_serve_and_ray_scan_take_the_segmentation_network_too(tiny_model, seg_ch
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)
-    app = build_app(parser.parse_args(["--model", str(tiny_model), "--segmentation", str(seg_checkpoint), "--priors", "off"]))
-    assert app.state.service.scanner.segmentation is not None
+    app = build_app(parser.parse_args(["--model", str(tiny_model), "--segmentation", str(seg_checkpoint),
+                                       "--segmentation-threshold", "0.7", "--priors", "off"]))
+    assert app.state.service.scanner.segmentation.threshold == 0.7
     # An unusable file is refused before a port is bound or a Ray actor started, naming the file.
     assert main(["serve", "--model", str(tiny_model), "--segmentation", str(tiny_model), "--port", "0"]) == 2
     assert tiny_model.name in capsys.readouterr().err
@@ -185,3 +186,19 @@ def test_serve_and_ray_scan_take_the_segmentation_network_too(tiny_model, seg_ch
     assert main(["ray-scan", str(path), "--reports", str(reports), "--model", str(tiny_model),
                  "--segmentation", str(tiny_model)]) == 2
     assert tiny_model.name in capsys.readouterr().err and not reports.exists()
+    assert main(["ray-scan", str(path), "--reports", str(reports), "--model", str(tiny_model),
+                 "--segmentation-threshold", "0.7"]) == 2
+    assert "give --segmentation" in capsys.readouterr().err and not reports.exists()
+    assert main(["serve", "--model", str(tiny_model), "--segmentation", str(seg_checkpoint),
+                 "--segmentation-threshold", "1.5", "--port", "0"]) == 2
+    assert "1.5" in capsys.readouterr().err
+
+
+def test_a_ray_actor_loads_the_segmentation_network_with_its_threshold(tiny_model, seg_checkpoint, tmp_path):
+    from privobf.ray_job import _ScanBatches
+    from privobf.runner import RunOptions
+
+    masks = {"segmentation": str(seg_checkpoint), "segmentation_threshold": 0.65}
+    actor = _ScanBatches(str(tiny_model), False, RunOptions(reports=tmp_path), masks)
+    assert actor.scanner.segmentation.threshold == 0.65
+    assert set(actor.scanner.segmentation.attribute_ids) <= set(actor.scanner.model.attribute_ids)

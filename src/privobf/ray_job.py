@@ -42,6 +42,7 @@ def ray_scan(
     plan: ProtectionPlan | None = None,
     model: str | Path | None = None,
     segmentation: str | Path | None = None,
+    segmentation_threshold: float | None = None,
     priors: bool = True,
     num_workers: int = 2,
     batch_size: int = 4,
@@ -72,7 +73,9 @@ def ray_scan(
     todo = [{"path": str(item.path), "relative": str(item.relative)}
             for item in driver.not_finished(iter_inputs(inputs), None)]
     if todo:
-        for row in _run_on_ray(todo, options, model, segmentation, priors, num_workers, address):
+        masks = {"segmentation": None if segmentation is None else str(segmentation),
+                 "segmentation_threshold": segmentation_threshold}
+        for row in _run_on_ray(todo, options, model, masks, priors, num_workers, address):
             _account(driver, row)
     driver.write_summary()
     return driver.summary.to_dict()
@@ -89,7 +92,7 @@ def _import_ray():
 
 
 def _run_on_ray(todo: list[dict[str, str]], options: RunOptions, model: str | Path | None,
-                segmentation: str | Path | None, priors: bool, num_workers: int, address: str | None) -> Iterator[dict[str, Any]]:
+                masks: dict[str, Any], priors: bool, num_workers: int, address: str | None) -> Iterator[dict[str, Any]]:
     """The rows of `todo` scanned by `num_workers` actors, as they finish; shuts down a Ray it started."""
     ray = _import_ray()
     started = not ray.is_initialized()
@@ -100,7 +103,7 @@ def _run_on_ray(todo: list[dict[str, str]], options: RunOptions, model: str | Pa
         dataset = ray.data.from_items(todo).map_batches(
             _ScanBatches,
             fn_constructor_kwargs={"model": None if model is None else str(model), "priors": priors,
-                                   "options": options, "segmentation": None if segmentation is None else str(segmentation)},
+                                   "options": options, "masks": masks},
             batch_size=options.batch_size,
             concurrency=num_workers,
             num_cpus=1,
@@ -153,14 +156,17 @@ def _collecting_run() -> type:
 class _ScanBatches:
     """The Ray Data actor: loads the model and the prior detectors once, then scans batches of rows."""
 
-    def __init__(self, model: str | None, priors: bool, options: RunOptions, segmentation: str | None = None):
+    def __init__(self, model: str | None, priors: bool, options: RunOptions, masks: dict[str, Any] | None = None):
         import torch
 
         from .priors import PriorSet
         from .scanning import Scanner
+        from .segmentation.mask_source import mask_source_from_arguments
 
         torch.set_num_threads(1)  # the actor holds one CPU; more threads would fight the other actors
-        self.scanner = Scanner(model, segmentation=segmentation)
+        self.scanner = Scanner(model)
+        self.scanner.segmentation = mask_source_from_arguments(argparse.Namespace(**(masks or {"segmentation": None})),
+                                                               self.scanner.model)
         self.prior_set = PriorSet() if priors else None
         self.options = options
 
@@ -203,6 +209,8 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (.safetensors) from `privobf train`; default: the embedded model")
     parser.add_argument("--segmentation", metavar="SEG.safetensors", help=(
         "take the masks from this segmentation network (from `privobf train-seg`), as `privobf scan --segmentation`"))
+    parser.add_argument("--segmentation-threshold", type=float, default=None, metavar="P", help=(
+        "with --segmentation: probability from which a pixel is inside a mask the network gives (default 0.5)"))
     parser.add_argument("--priors", choices=["on", "off"], default="on", help="run the prior detectors in every "
                         "actor (default on)")
     parser.add_argument("--resume", action="store_true", help="skip photos whose outputs and reports already exist")
@@ -217,6 +225,7 @@ def run_ray(args: argparse.Namespace) -> int:
         _check_segmentation(args)
         summary = ray_scan(args.paths, reports=Path(args.reports), out=Path(args.out) if args.out else None,
                            plan=plan, model=args.model, segmentation=args.segmentation,
+                           segmentation_threshold=args.segmentation_threshold,
                            priors=args.priors == "on", num_workers=args.workers,
                            batch_size=args.batch_size, address=args.address, resume=args.resume,
                            overwrite=args.overwrite)
@@ -229,14 +238,12 @@ def run_ray(args: argparse.Namespace) -> int:
 
 
 def _check_segmentation(args: argparse.Namespace) -> None:
-    """An unusable --segmentation file is a usage error here, before any actor starts (CheckpointError
-    is a ValueError naming the file)."""
-    if args.segmentation is None:
-        return
-    from .models.loading import load_image_model
-    from .segmentation.mask_source import load_mask_source
+    """An unusable --segmentation file or threshold is a usage error here, before any actor starts
+    (CheckpointError is a ValueError naming the file)."""
+    from .segmentation.mask_source import mask_source_from_arguments
 
-    load_mask_source(args.segmentation, load_image_model(args.model).attribute_ids)
+    if args.segmentation is not None or args.segmentation_threshold is not None:
+        mask_source_from_arguments(args, args.model)
 
 
 def _plan(args: argparse.Namespace) -> ProtectionPlan | None:

@@ -75,6 +75,20 @@ def load_mask_source(
     return SegmentationMaskSource(model, shared, threshold, source)
 
 
+def mask_source_from_arguments(args: Any, model: Any) -> "SegmentationMaskSource | None":
+    """`--segmentation` / `--segmentation-threshold` of `serve` and `ray-scan` as a loaded mask source
+    (None without --segmentation); ValueError / CheckpointError naming the file or the value."""
+    threshold = getattr(args, "segmentation_threshold", None)
+    if args.segmentation is None:
+        if threshold is not None:
+            raise ValueError("--segmentation-threshold applies to the masks of --segmentation; give --segmentation")
+        return None
+    from ..models.loading import load_image_model
+
+    ids = (model if hasattr(model, "attribute_ids") else load_image_model(model)).attribute_ids
+    return load_mask_source(args.segmentation, ids, threshold=SEGMENTATION_THRESHOLD if threshold is None else threshold)
+
+
 @dataclass
 class SegmentedReport(PrivacyReport):
     """A `PrivacyReport` whose masks come from a segmentation network where it knows the attribute.

@@ -30,6 +30,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (.safetensors) from `privobf train`; default: the embedded model")
     parser.add_argument("--segmentation", metavar="SEG.safetensors", help=(
         "take the masks from this segmentation network (from `privobf train-seg`), as `privobf scan --segmentation`"))
+    parser.add_argument("--segmentation-threshold", type=float, default=None, metavar="P", help=(
+        "with --segmentation: probability from which a pixel is inside a mask the network gives (default 0.5)"))
     add_prior_arguments(parser)
     parser.add_argument("--max-upload-mb", type=float, default=25.0, help=(
         "largest photo file accepted, in MB (default: %(default)g)"))
@@ -72,11 +74,13 @@ def build_app(args: argparse.Namespace) -> "FastAPI":
     """The app for parsed `serve` arguments; ValueError / CheckpointError with a readable message."""
     from ..priors.options import prior_set_from_arguments
     from ..scanning import Scanner
+    from ..segmentation.mask_source import mask_source_from_arguments
     from .app import create_app
 
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
         raise ValueError("--max-upload-mb and --max-megapixels must be positive")
-    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args), segmentation=args.segmentation)
+    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
+    scanner.segmentation = mask_source_from_arguments(args, scanner.model)
     allowed_hosts = list(LOOPBACK_NAMES) if is_loopback(args.host) else None
     return create_app(
         scanner,
