@@ -50,6 +50,7 @@ def main() -> None:
     from privobf.models.loading import load_image_model
     from privobf.refine.attribution import AttributionConfig, config_from_options, seed_method
     from privobf.refine.cam_model import CamModel
+    from privobf.refine.commands import LimitedDataset
     from privobf.refine.pipeline import evaluate_localisations
     from privobf.refine.stages import crf_stage, seed_stage, stage_threshold
     from privobf.refine.store import StageStore
@@ -68,7 +69,7 @@ def main() -> None:
         dataset = build_source(args.data, split=args.split)
         description = f"{args.data} split={args.split}"
     if args.limit:
-        dataset = SpreadSubset(dataset, args.limit)
+        dataset = LimitedDataset(dataset, args.limit, spread=True)
         description += f" limit={args.limit} (evenly spaced)"
     attribution = AttributionConfig(scales=tuple(float(s) for s in args.scales.split(",")))
     work = Path(args.work) / (args.chain or args.name)
@@ -122,23 +123,6 @@ def main() -> None:
                  "tuned on ground truth"),
         "rows": rows,
     })
-
-
-class SpreadSubset:
-    """`limit` items evenly spaced over a data set, so a short run still sees every source of a mixed set
-    (PrivMini lists COCO persons, then cars, then receipts). Keeps the attributes evaluators read."""
-
-    def __init__(self, dataset, limit: int):
-        count = min(limit, len(dataset))
-        self.dataset = dataset
-        self.indices = [round(k * len(dataset) / count) for k in range(count)]
-        self.exclusive_masks = bool(getattr(dataset, "exclusive_masks", False))
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int):
-        return self.dataset[self.indices[index]]
 
 
 def _stored_seconds(store) -> float | None:

@@ -211,3 +211,14 @@ def test_cli_cam_evaluate_and_resume(tiny_model, tmp_path, capsys):
     assert main(["evaluate-maps", "--maps", str(labels), *data]) == 0
     assert 0.0 <= json.loads(capsys.readouterr().out)["ignored_share"] <= 1.0
     assert main(["cam", "--method", "advcam", "--option", "stepz=3", "--out", str(tmp_path / "x"), *data]) == 2
+
+
+def test_limited_dataset_takes_the_first_items_or_spreads_over_the_set():
+    from privobf.refine.commands import LimitedDataset
+
+    assert [LimitedDataset(list(range(10)), 3)[i] for i in range(3)] == [0, 1, 2]
+    spread = LimitedDataset(list(range(245)), 3, spread=True)
+    assert [spread[i] for i in range(len(spread))] == [0, 82, 163]
+    assert len(LimitedDataset(list(range(4)), 10, spread=True)) == 4
+    with pytest.raises(IndexError):
+        spread[3]

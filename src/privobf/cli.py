@@ -194,26 +194,21 @@ def _scanner(args: argparse.Namespace, preferences):
     if mask_threshold is not None:
         changes["mask_threshold"] = mask_threshold
     scanner.inference = replace(scanner.inference, **changes)
-    scanner.segmentation = _mask_source(args, model.attribute_ids, scanner.device)
+    scanner.segmentation = _mask_source(args, model, scanner.device)
     return scanner
 
 
-def _mask_source(args: argparse.Namespace, attribute_ids, device: str):
-    """The --segmentation network, or None; an unusable file is a usage error naming it."""
-    if args.segmentation is None:
-        if args.segmentation_threshold is not None:
-            raise UsageError("--segmentation-threshold applies to the masks of --segmentation; give --segmentation")
-        return None
+def _mask_source(args: argparse.Namespace, model, device: str):
+    """The --segmentation network, or None; an unusable file or threshold is a usage error naming it."""
     from .checkpoint import CheckpointError
-    from .segmentation.mask_source import SEGMENTATION_THRESHOLD, load_mask_source
+    from .segmentation.mask_source import mask_source_from_arguments
 
-    threshold = _first(args.segmentation_threshold, SEGMENTATION_THRESHOLD)
-    if not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"--segmentation-threshold {threshold}: expected a number from 0 to 1")
     try:
-        return load_mask_source(args.segmentation, attribute_ids, device=device, threshold=threshold)
-    except (CheckpointError, KeyError, ValueError, OSError) as error:
+        return mask_source_from_arguments(args, model, device=device)
+    except (CheckpointError, KeyError, OSError) as error:
         raise UsageError(f"--segmentation: {str(error).strip(chr(39) + chr(34))}") from None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _first(*values):

@@ -29,11 +29,13 @@ from .irn import (
     Progress,
     TrainingSample,
     affinity_losses,
+    check_head_schedule,
     fit_head,
     frozen_stages,
     grid_of,
     load_head,
     to_grid,
+    training_crop,
 )
 from .localisation import Localisation
 from .random_walk import (
@@ -79,13 +81,7 @@ class AffinityNetConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        self.rescale = (float(self.rescale[0]), float(self.rescale[1]))
-        if not 0 < self.rescale[0] <= self.rescale[1]:
-            raise ValueError(f"rescale must be 0 < low <= high, got {self.rescale}")
-        if self.crop_size is not None and (self.crop_size <= 0 or self.crop_size % GRID_STRIDE):
-            raise ValueError(f"crop_size must be a positive multiple of {GRID_STRIDE}, got {self.crop_size}")
-        if self.batch_size < 1 or self.epochs < 0 or self.min_steps < 0:
-            raise ValueError("batch_size must be >= 1, epochs and min_steps >= 0")
+        check_head_schedule(self)
 
 
 class AffinityHead(nn.Module):
@@ -141,8 +137,7 @@ def train_affinitynet(
     config = config or AffinityNetConfig()
     if not samples:
         raise ValueError("AffinityNet needs at least one training sample")
-    crop = config.crop_size or cam_model.image_size
-    rng = np.random.default_rng(config.seed)
+    crop = training_crop(cam_model, config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         head = AffinityHead(cam_model.branch.backbone.stage_channels)
@@ -155,7 +150,7 @@ def train_affinitynet(
     def batch_loss(stages: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         return affinitynet_loss(head, stages, labels, index, config)["total"]
 
-    return fit_head(cam_model, samples, head, optimiser, initial, config, crop, rng, batch_loss, progress)
+    return fit_head(cam_model, samples, head, optimiser, initial, config, batch_loss, progress)
 
 
 def save_affinitynet(head: AffinityHead, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from .commands import _finish, _progress, add_data_options, load_data, parse_options, run_guarded
+from .commands import add_data_options, add_stage_arguments, finish_stage, load_data, parse_options, progress_printer, run_guarded
 
 Box = tuple[float, float, float, float]
 BOX_SOURCES = ("annotations", "detections")
@@ -183,7 +183,7 @@ def detect_boxes(detector, pixels: np.ndarray, classes: Sequence[str], config: D
 
 @dataclass
 class DetectorTrainingSummary:
-    """What `train-detector` did: read by `_finish` (exit 1 when an image failed) and saved beside the checkpoint."""
+    """What `train-detector` did: read by `finish_stage` (exit 1 when an image failed) and saved beside the checkpoint."""
 
     checkpoint: str
     data: str
@@ -290,7 +290,7 @@ def command_train_detector(args: argparse.Namespace) -> int:
 
     text = json.dumps(summary.to_dict(), indent=2, sort_keys=True, default=str)
     atomic_write(summary_path(out), lambda path: path.write_text(text))
-    return _finish(summary, "train-detector")
+    return finish_stage(summary, "train-detector")
 
 
 def summary_path(checkpoint: Path) -> Path:
@@ -438,11 +438,11 @@ def command_bbam(args: argparse.Namespace) -> int:
     counts: dict[str, Any] = {"boxes": 0, "skipped_without_boxes": 0, "box_source": {}, "box_seconds": 0.0}
     items = pipeline_items(dataset, attribute_ids, use_priors=False, failures=failures)
     summary = run_stage(boxed_items(items, store, find, found, counts, failures), store, work, failures=failures,
-                        progress=_progress(args, "bbam"))
+                        progress=progress_printer(args, "bbam"))
     counts["box_seconds"] = round(counts["box_seconds"], 3)
     summary.extra.update(counts)
     summary.write(store)
-    return _finish(summary, "bbam")
+    return finish_stage(summary, "bbam")
 
 
 # -------------------------------------------------------------------------------------- parsers
@@ -484,7 +484,4 @@ def add_bbam_commands(sub: argparse._SubParsersAction) -> None:
     bbam.add_argument("--max-side", type=int, default=512, help="labels are made at the photo's size capped to this long side")
     bbam.add_argument("--seed", type=int, default=0, help="seed of the proposal jitter (per image, so resume is exact)")
     bbam.add_argument("--device", default="cpu", help="torch device of the detector (cpu, cuda)")
-    bbam.add_argument("--out", required=True, help="stage folder to write (a pseudo-labels folder)")
-    bbam.add_argument("--resume", action="store_true", help="continue a stage folder made with the same settings")
-    add_data_options(bbam)
-    bbam.set_defaults(handler=run_guarded(command_bbam))
+    add_stage_arguments(bbam, command_bbam, "stage folder to write (a pseudo-labels folder)")

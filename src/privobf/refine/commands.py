@@ -18,19 +18,23 @@ REFINERS = ("crf", "irn", "affinitynet")
 
 
 class LimitedDataset:
-    """The first `limit` items of a data set (quick runs), keeping the attributes evaluators read."""
+    """`limit` items of a data set (quick runs): the first ones, or with `spread` evenly spaced over it so
+    a short run still sees every source of a mixed set (PrivMini lists people, then cars, then receipts).
+    Keeps the attributes evaluators read."""
 
-    def __init__(self, dataset: Sequence[Any], limit: int):
-        self.dataset, self.limit = dataset, min(limit, len(dataset))
+    def __init__(self, dataset: Sequence[Any], limit: int, spread: bool = False):
+        count = min(limit, len(dataset))
+        self.dataset = dataset
+        self.indices = [round(k * len(dataset) / count) for k in range(count)] if spread else list(range(count))
         self.exclusive_masks = bool(getattr(dataset, "exclusive_masks", False))
 
     def __len__(self) -> int:
-        return self.limit
+        return len(self.indices)
 
     def __getitem__(self, index: int) -> Any:
-        if not 0 <= index < self.limit:
+        if not 0 <= index < len(self.indices):
             raise IndexError(index)
-        return self.dataset[index]
+        return self.dataset[self.indices[index]]
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +51,14 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prior-providers", default=None, help="comma-separated prior providers (with --priors)")
     parser.add_argument("--prior-cache", help="folder of cached prior masks")
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser, handler, out_help: str = "stage folder to write") -> None:
+    """What every stage-folder command has: --out, --resume, the data options, and its guarded handler."""
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--resume", action="store_true", help="continue a stage folder made with the same settings")
+    add_data_options(parser)
+    parser.set_defaults(handler=run_guarded(handler))
 
 
 def load_data(args: argparse.Namespace) -> tuple[Sequence[Any], str]:
@@ -85,7 +97,8 @@ def parse_options(pairs: Sequence[str]) -> dict[str, str]:
     return options
 
 
-def _progress(args: argparse.Namespace, stage: str):
+def progress_printer(args: argparse.Namespace, stage: str):
+    """A stage's per-image progress callback on stderr, or None with --no-progress."""
     if args.no_progress:
         return None
     counter = {"n": 0}
@@ -98,7 +111,8 @@ def _progress(args: argparse.Namespace, stage: str):
     return report
 
 
-def _finish(summary, label: str) -> int:
+def finish_stage(summary, label: str) -> int:
+    """Print a stage's summary as JSON, name its failed images, and give the exit status (1 if any failed)."""
     data = summary.to_dict()
     print(json.dumps({label: data}, indent=2, sort_keys=True, default=str))
     for failure in data["failed"]:
@@ -133,8 +147,8 @@ def command_cam(args: argparse.Namespace) -> int:
     dataset, description = load_data(args)
     summary = seed_stage(model, dataset, args.method, config, _attribution(args), args.out, data=description,
                          resume=args.resume, use_priors=not args.no_priors_weighting, threshold=args.threshold,
-                         seed=args.seed, progress=_progress(args, "cam"))
-    return _finish(summary, "cam")
+                         seed=args.seed, progress=progress_printer(args, "cam"))
+    return finish_stage(summary, "cam")
 
 
 def command_refine(args: argparse.Namespace) -> int:
@@ -148,14 +162,14 @@ def command_refine(args: argparse.Namespace) -> int:
             raise ValueError("--head is the trained network of irn / affinitynet; crf has none")
         ids = load_image_model(args.model).attribute_ids
         summary = crf_stage(dataset, args.seeds, args.out, ids, data=description, resume=args.resume,
-                            progress=_progress(args, "refine"))
+                            progress=progress_printer(args, "refine"))
     else:
         from .walk_stages import walk_stage
 
         summary = walk_stage(args.method, _cam_model(args.model), dataset, args.seeds, args.out, data=description,
                              options=parse_options(args.option), label_preset=args.label_preset, resume=args.resume,
-                             progress=_progress(args, "refine"), trained_head=args.head)
-    return _finish(summary, "refine")
+                             progress=progress_printer(args, "refine"), trained_head=args.head)
+    return finish_stage(summary, "refine")
 
 
 def command_pseudo_labels(args: argparse.Namespace) -> int:
@@ -171,8 +185,8 @@ def command_pseudo_labels(args: argparse.Namespace) -> int:
     dataset, description = load_data(args)
     ids = load_image_model(args.model).attribute_ids
     summary = pseudo_label_stage(dataset, args.maps, args.out, ids, config, data=description, mode=args.mode,
-                                 resume=args.resume, progress=_progress(args, "pseudo-labels"))
-    return _finish(summary, "pseudo-labels")
+                                 resume=args.resume, progress=progress_printer(args, "pseudo-labels"))
+    return finish_stage(summary, "pseudo-labels")
 
 
 def command_evaluate_maps(args: argparse.Namespace) -> int:
@@ -263,22 +277,22 @@ def command_wsss(args: argparse.Namespace) -> int:
     summaries: dict[str, Any] = {}
     summaries["seeds"] = seed_stage(model, dataset, args.seed_method, seed_config, _attribution(args), str(out / "seeds"),
                                     data=description, resume=args.resume, seed=args.seed,
-                                    progress=_progress(args, "cam")).to_dict()
+                                    progress=progress_printer(args, "cam")).to_dict()
     maps = out / "seeds"
     if args.refine == "crf":
         maps = out / "refined-crf"
         summaries["refined"] = crf_stage(dataset, str(out / "seeds"), str(maps), model.attribute_ids, data=description,
-                                         resume=args.resume, progress=_progress(args, "refine")).to_dict()
+                                         resume=args.resume, progress=progress_printer(args, "refine")).to_dict()
     elif args.refine in ("irn", "affinitynet"):
         maps = out / f"refined-{args.refine}"
         summaries["refined"] = walk_stage(args.refine, model, dataset, str(out / "seeds"), str(maps), data=description,
                                           options=parse_options(args.refine_option), resume=args.resume,
-                                          progress=_progress(args, "refine")).to_dict()
+                                          progress=progress_printer(args, "refine")).to_dict()
     preset = LABEL_PRESET_OF_SEED.get(args.seed_method, "irn")
     label_config = PseudoLabelConfig.preset(preset, crf=not args.no_label_crf, kind=args.kind)
     summaries["pseudo_labels"] = pseudo_label_stage(dataset, str(maps), str(out / "pseudo-labels"), model.attribute_ids,
                                                     label_config, data=description, mode=args.label_mode,
-                                                    resume=args.resume, progress=_progress(args, "pseudo-labels")).to_dict()
+                                                    resume=args.resume, progress=progress_printer(args, "pseudo-labels")).to_dict()
     if args.train_seg:
         path = train_seg_stage(dataset, str(out / "pseudo-labels"), str(out / "segmentation"), model.attribute_ids,
                                segmentation_config, resume=args.resume)
@@ -319,10 +333,7 @@ def add_refine_commands(sub: argparse._SubParsersAction) -> None:
     cam.add_argument("--no-priors-weighting", action="store_true", help="ignore the data's human / text priors")
     cam.add_argument("--threshold", type=float, help="fixed decision threshold recorded for later stages (default: the model's mask threshold)")
     cam.add_argument("--seed", type=int, default=0, help="seed of sampling methods (FickleNet, RIB's auxiliary batch)")
-    cam.add_argument("--out", required=True, help="stage folder to write")
-    cam.add_argument("--resume", action="store_true", help="continue a stage folder made with the same settings")
-    add_data_options(cam)
-    cam.set_defaults(handler=run_guarded(command_cam))
+    add_stage_arguments(cam, command_cam)
 
     refine = sub.add_parser("refine", help="refine seeds: dense CRF, IRN or AffinityNet random walk",
                             description=("crf: dense CRF per image. irn / affinitynet: build confident labels from the "
@@ -337,10 +348,7 @@ def add_refine_commands(sub: argparse._SubParsersAction) -> None:
     refine.add_argument("--head", help=(
         "irn / affinitynet: walk with this trained network (the .safetensors an earlier refine run saved) "
         "instead of training one on these seeds"))
-    refine.add_argument("--out", required=True, help="stage folder to write")
-    refine.add_argument("--resume", action="store_true", help="continue a stage folder made with the same settings")
-    add_data_options(refine)
-    refine.set_defaults(handler=run_guarded(command_refine))
+    add_stage_arguments(refine, command_refine)
 
     labels = sub.add_parser("pseudo-labels", help="pseudo labels from seeds or refined maps (confident regions, ignore band)")
     labels.add_argument("--maps", required=True, help="a seeds or refined folder")
@@ -353,10 +361,7 @@ def add_refine_commands(sub: argparse._SubParsersAction) -> None:
     labels.add_argument("--kind", default="exclusive", choices=["exclusive", "multilabel"], help=(
         "exclusive label maps (VOC / COCO), or per-attribute 0/1/255 masks for overlapping privacy attributes"))
     labels.add_argument("--no-crf", action="store_true", help="skip the label-mode CRF on both planes")
-    labels.add_argument("--out", required=True, help="stage folder to write")
-    labels.add_argument("--resume", action="store_true", help="continue a stage folder made with the same settings")
-    add_data_options(labels)
-    labels.set_defaults(handler=run_guarded(command_pseudo_labels))
+    add_stage_arguments(labels, command_pseudo_labels)
 
     seg = sub.add_parser("train-seg", help="train the DeepLab-v2-style network on pseudo labels (optionally with DSRG)",
                          description=("Train a DeepLab-v2-style network (backbone + ASPP) on a pseudo-labels folder; "

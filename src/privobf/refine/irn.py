@@ -84,15 +84,26 @@ class IrnConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        self.rescale = (float(self.rescale[0]), float(self.rescale[1]))
-        if not 0 < self.rescale[0] <= self.rescale[1]:
-            raise ValueError(f"rescale must be 0 < low <= high, got {self.rescale}")
-        if self.crop_size is not None and (self.crop_size <= 0 or self.crop_size % GRID_STRIDE):
-            raise ValueError(f"crop_size must be a positive multiple of {GRID_STRIDE}, got {self.crop_size}")
+        check_head_schedule(self)
         if self.normalise not in ("global", "per_class"):
             raise ValueError(f"normalise must be global or per_class, got {self.normalise!r}")
-        if self.batch_size < 1 or self.epochs < 0 or self.min_steps < 0:
-            raise ValueError("batch_size must be >= 1, epochs and min_steps >= 0")
+
+
+def check_head_schedule(config: Any) -> None:
+    """The training fields IRN's and AffinityNet's configs share: rescale range (made floats), crop,
+    batch size, epochs and min_steps."""
+    config.rescale = (float(config.rescale[0]), float(config.rescale[1]))
+    if not 0 < config.rescale[0] <= config.rescale[1]:
+        raise ValueError(f"rescale must be 0 < low <= high, got {config.rescale}")
+    if config.crop_size is not None and (config.crop_size <= 0 or config.crop_size % GRID_STRIDE):
+        raise ValueError(f"crop_size must be a positive multiple of {GRID_STRIDE}, got {config.crop_size}")
+    if config.batch_size < 1 or config.epochs < 0 or config.min_steps < 0:
+        raise ValueError("batch_size must be >= 1, epochs and min_steps >= 0")
+
+
+def training_crop(cam_model: CamModel, config: Any) -> int:
+    """Side of a relation head's training crops: the config's, else the model's input size."""
+    return config.crop_size or cam_model.image_size
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -347,8 +358,7 @@ def train_irn(
     config = config or IrnConfig()
     if not samples:
         raise ValueError("IRN needs at least one training sample")
-    crop = config.crop_size or cam_model.image_size
-    rng = np.random.default_rng(config.seed)
+    crop = training_crop(cam_model, config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         head = IrnHead.for_model(cam_model)
@@ -368,7 +378,7 @@ def train_irn(
         targets = torch.from_numpy(np.stack([displacement_targets(label.numpy()) for label in labels]))
         return irn_loss(head, stages, labels, targets, index)["total"]
 
-    return fit_head(cam_model, samples, head, optimiser, initial, config, crop, rng, batch_loss, progress)
+    return fit_head(cam_model, samples, head, optimiser, initial, config, batch_loss, progress)
 
 
 def training_steps(n_samples: int, config: Any) -> int:
@@ -380,12 +390,13 @@ def training_steps(n_samples: int, config: Any) -> int:
 
 def fit_head(
     cam_model: CamModel, samples: Sequence[TrainingSample], head: nn.Module, optimiser: torch.optim.Optimizer,
-    initial: Sequence[float], config: Any, crop: int, rng: np.random.Generator,
+    initial: Sequence[float], config: Any,
     batch_loss: Callable[[list[torch.Tensor], torch.Tensor], torch.Tensor], progress: Progress | None,
 ) -> nn.Module:
     """The relation heads' (IRN, AffinityNet) shared loop: `config.epochs` passes of augmented crops,
     more passes until `config.min_steps` SGD steps where the data set is small, the poly schedule over
     all steps, frozen backbone features, one SGD step per batch; eval mode out."""
+    crop, rng = training_crop(cam_model, config), np.random.default_rng(config.seed)
     total = training_steps(len(samples), config)
     step = 0
     head.train()

@@ -75,18 +75,22 @@ def load_mask_source(
     return SegmentationMaskSource(model, shared, threshold, source)
 
 
-def mask_source_from_arguments(args: Any, model: Any) -> "SegmentationMaskSource | None":
-    """`--segmentation` / `--segmentation-threshold` of `serve` and `ray-scan` as a loaded mask source
-    (None without --segmentation); ValueError / CheckpointError naming the file or the value."""
+def mask_source_from_arguments(args: Any, model: Any, *, device: str = "cpu") -> "SegmentationMaskSource | None":
+    """`--segmentation` / `--segmentation-threshold` of the scanning commands (scan, obfuscate, serve,
+    ray-scan) as a loaded mask source, None without --segmentation. `model`: the classifier or its file.
+    ValueError for a threshold without a network or outside 0..1; CheckpointError naming an unusable file."""
     threshold = getattr(args, "segmentation_threshold", None)
     if args.segmentation is None:
         if threshold is not None:
             raise ValueError("--segmentation-threshold applies to the masks of --segmentation; give --segmentation")
         return None
+    threshold = SEGMENTATION_THRESHOLD if threshold is None else threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"--segmentation-threshold {threshold}: expected a number from 0 to 1")
     from ..models.loading import load_image_model
 
     ids = (model if hasattr(model, "attribute_ids") else load_image_model(model)).attribute_ids
-    return load_mask_source(args.segmentation, ids, threshold=SEGMENTATION_THRESHOLD if threshold is None else threshold)
+    return load_mask_source(args.segmentation, ids, device=device, threshold=threshold)
 
 
 @dataclass
