@@ -1,12 +1,15 @@
 """Peak resident memory of `privobf`: one 4032x3024 photo, and a batch of thousands streamed from a folder.
 
-    python benchmarks/memory.py [--batch-photos 10000] [--batch-priors off] [--skip-large]
+    python benchmarks/memory.py [--batch-photos 10000] [--batch-priors off] [--skip-large] [--worst-accepted]
 
 - large photo: `privobf scan` and `privobf obfuscate` of one 12-megapixel JPEG (a COCO128 photo enlarged
   to 4032x3024), default model and priors, each in a fresh process;
 - batch: `privobf scan` of a folder of N entries (COCO128's 128 photos linked N/128 times, so the decoder
   and detectors see real photos of varying sizes), its resident size sampled every 2 s, to show that it
-  stays flat: the folder is listed lazily and at most a bounded window of photos is in flight.
+  stays flat: the folder is listed lazily and at most a bounded window of photos is in flight;
+- worst accepted (`--worst-accepted`): the largest photo the default limits let through, `privobf
+  obfuscate` of a 10000x10000 JPEG (exactly the 100-megapixel default of --max-megapixels), default model
+  and priors; and the largest inference scale `--scales 4` on the 12-megapixel photo (issue 16).
 
 The resident size is read from /proc (VmRSS of the command's process and its children; VmHWM for the
 peak). Writes benchmarks/results/memory.json (merged, so the two parts can be run separately).
@@ -77,6 +80,31 @@ def large_photo(workspace: Path) -> dict:
     return results
 
 
+def worst_accepted(workspace: Path) -> dict:
+    import cv2
+
+    from privobf.imageio import encode_image, load_image
+    from privobf.option_types import MAX_SCALE
+
+    source = sorted((DATA / "coco128" / "images").rglob("*.jpg"))[1]
+    pixels = load_image(source).pixels
+    privobf = [sys.executable, "-m", "privobf"]
+    results = {}
+    largest = workspace / "largest.jpg"
+    largest.write_bytes(encode_image(cv2.resize(pixels, (10000, 10000), interpolation=cv2.INTER_CUBIC), "JPEG", quality=90))
+    results["largest_photo"] = {"photo": f"{source.name} enlarged to 10000x10000 (100 MP, the default limit), JPEG 90",
+                                **watched(privobf + ["obfuscate", str(largest), "--out", str(workspace / "out"),
+                                                     "--quiet"], every=0.2)}
+    photo = workspace / "large.jpg"
+    photo.write_bytes(encode_image(cv2.resize(pixels, (4032, 3024), interpolation=cv2.INTER_CUBIC), "JPEG", quality=92))
+    results["largest_scale"] = {"photo": f"{source.name} enlarged to 4032x3024, --scales {MAX_SCALE:g}",
+                                **watched(privobf + ["obfuscate", str(photo), "--out", str(workspace / "out4"),
+                                                     "--scales", f"{MAX_SCALE:g}", "--quiet"], every=0.2)}
+    for part in results.values():
+        part.pop("rss_samples_mib")
+    return results
+
+
 def batch(workspace: Path, photos: int, priors: str) -> dict:
     sources = sorted((DATA / "coco128" / "images").rglob("*.jpg"))
     folder = workspace / "many"
@@ -100,11 +128,17 @@ def main() -> int:
     parser.add_argument("--batch-photos", type=int, default=10000, help="0: skip the batch")
     parser.add_argument("--batch-priors", choices=["on", "off"], default="on")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--worst-accepted", action="store_true", help="only the worst photo the default limits accept")
     args = parser.parse_args()
     target = RESULTS / "memory.json"
     record = json.loads(target.read_text()) if target.exists() else {}
     record.update(machine=machine(), date=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     with tempfile.TemporaryDirectory() as folder:
+        if args.worst_accepted:
+            record["worst_accepted"] = {"command": "python benchmarks/memory.py --worst-accepted",
+                                        **worst_accepted(Path(folder))}
+            print(json.dumps(record["worst_accepted"]), flush=True)
+            args.skip_large, args.batch_photos = True, 0
         if not args.skip_large:
             record["large_photo"] = {"command": "python benchmarks/memory.py --batch-photos 0", **large_photo(Path(folder))}
             print(json.dumps(record["large_photo"]), flush=True)

@@ -533,7 +533,7 @@ def test_format_argument_overrides_extension(tmp_path: Path) -> None:
 
 
 def test_unknown_extension_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="cannot tell the image format from extension '.dat'"):
+    with pytest.raises(ValueError, match="privobf cannot write .dat images; name the output with one of"):
         save_image_atomic(noise(), tmp_path / "image.dat")
     with pytest.raises(ValueError, match="cannot save format 'gif'"):
         save_image_atomic(noise(), tmp_path / "image.gif", format="gif")
@@ -573,7 +573,7 @@ def test_metadata_is_written_only_when_given(tmp_path: Path) -> None:
 
 def test_refuses_to_overwrite(tmp_path: Path) -> None:
     target = write(tmp_path / "keep.png", b"precious")
-    with pytest.raises(FileExistsError, match=f"{target}: already exists; pass overwrite=True"):
+    with pytest.raises(FileExistsError, match=f"{target}: already exists; it is only replaced when asked \\(overwrite=True"):
         save_image_atomic(noise(), target)
     assert target.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]

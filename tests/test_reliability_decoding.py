@@ -396,16 +396,19 @@ def test_unreadable_file_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = tmp_path / "secret.png"
     path.write_bytes(b"whatever")
 
-    def refuse(file, mode="r", *args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied", str(file))
+    real_open = os.open
 
-    monkeypatch.setattr(imageio, "open", refuse, raising=False)
+    def failing_open(error: OSError):
+        def fake(file, flags, *args, **kwargs):
+            if os.fspath(file) == str(path):
+                raise error
+            return real_open(file, flags, *args, **kwargs)
+
+        return fake
+
+    monkeypatch.setattr(imageio.os, "open", failing_open(PermissionError(errno.EACCES, "Permission denied", str(path))))
     assert error_text(path) == f"{path}: permission denied"
-
-    def io_error(file, mode="r", *args, **kwargs):
-        raise OSError(errno.EIO, "Input/output error", str(file))
-
-    monkeypatch.setattr(imageio, "open", io_error, raising=False)
+    monkeypatch.setattr(imageio.os, "open", failing_open(OSError(errno.EIO, "Input/output error", str(path))))
     assert error_text(path) == f"{path}: cannot read file (Input/output error)"
 
 
@@ -671,7 +674,7 @@ def test_encoder_failure_in_any_format_creates_no_file(tmp_path: Path, monkeypat
 def test_never_overwrites_without_permission_even_a_dangling_symlink(tmp_path: Path) -> None:
     link = tmp_path / "out.png"
     link.symlink_to(tmp_path / "elsewhere.png")
-    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+    with pytest.raises(FileExistsError, match="already exists; it is only replaced when asked \\(overwrite=True"):
         save_image_atomic(blocks(32, 32), link)
     assert only(tmp_path) == ["out.png"] and link.is_symlink() and not link.exists()
 

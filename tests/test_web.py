@@ -261,6 +261,43 @@ def test_too_large_upload_is_cut_off_with_413(scanner):
     assert lying.status_code == 413
 
 
+def call_asgi(app, method: str, path: str, headers: dict[str, str], messages: list[dict]) -> list[dict]:
+    """Drive the ASGI app directly with these `receive` messages (the last one repeats): what a client
+    that goes away mid-request looks like, which the test client cannot do."""
+    import asyncio
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }
+    pending, sent = list(messages), []
+
+    async def receive() -> dict:
+        return pending.pop(0) if len(pending) > 1 else pending[0]
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_a_client_that_disconnects_mid_upload_is_one_log_line(scanner, caplog):
+    """Issue 16: a closed tab in the middle of an upload was logged as "request failed" with a traceback."""
+    head = b'--abc\r\nContent-Disposition: form-data; name="file"; filename="gone.png"\r\n\r\n'
+    messages = [{"type": "http.request", "body": head + b"x" * 5000, "more_body": True}, {"type": "http.disconnect"}]
+    with caplog.at_level("INFO", logger="privobf"):
+        sent = call_asgi(create_app(scanner), "POST", "/api/scan",
+                         {"Content-Type": "multipart/form-data; boundary=abc"}, messages)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    records = [record for record in caplog.records if record.name.startswith("privobf")]
+    assert not any(record.exc_info for record in records), [record.getMessage() for record in records]
+    assert [record.getMessage() for record in records if "disconnected" in record.getMessage()] != []
+    assert len(records) == 1 and "\n" not in records[0].getMessage()
+
+
 def test_huge_dimensions_are_refused_before_decoding(client, scanner):
     bomb = encoded_huge_png(30_000, 30_000)
     assert len(bomb) < 2_000_000
@@ -300,6 +337,24 @@ def test_corrupt_and_non_image_uploads_name_the_file(client):
     assert no_file.status_code == 400 and "no file" in error_of(no_file)
     not_multipart = client.post("/api/scan", content=encoded(photo()), headers={"Content-Type": "image/png"})
     assert not_multipart.status_code == 415
+
+
+def lying_jpeg(height: int, width: int) -> bytes:
+    """A real 64x48 JPEG (under 1 kB) whose frame header (SOF0) claims height x width pixels."""
+    y, x = np.mgrid[0:48, 0:64]
+    data = bytearray(encoded(np.stack([x * 4, y * 5, (x + y) * 2], -1).astype(np.uint8), "JPEG", quality=50))
+    sof = data.index(b"\xff\xc0")  # marker, length (2 bytes), precision (1), height (2), width (2)
+    data[sof + 5:sof + 7] = height.to_bytes(2, "big")
+    data[sof + 7:sof + 9] = width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_a_jpeg_whose_header_lies_about_its_size_is_refused(client):
+    """Issue 16: 800 bytes claiming 6300x6300 pixels (under the 40-megapixel limit) used to be answered 200
+    after decoding 40 megapixels of grey; the loader now sees the data end long before the frame does."""
+    response = upload(client, lying_jpeg(6300, 6300), "lie.jpg", "image/jpeg")
+    assert response.status_code == 400, response.text
+    assert error_of(response).startswith("lie.jpg: ")
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd.jpg", "..\\..\\x.png", "/abs/..%2f/a\x1bb\x7f.png",
@@ -390,6 +445,89 @@ def test_run_serve_warns_off_loopback_and_explains_a_busy_port(tiny_model, monke
         port = str(busy.getsockname()[1])
         assert run_serve(serve_arguments("--port", port, "--model", str(tiny_model), "--priors", "off")) == 2
     err = capsys.readouterr().err
-    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err and "anyone on your network" not in err
-    assert run_serve(serve_arguments("--model", str(tiny_model), "--priors", "off", "--max-upload-mb", "0")) == 2
-    assert "--max-upload-mb" in capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}: port {port} is already in use; choose another --port" in err
+    assert "anyone on your network" not in err
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--port", "99999", "expected a port number from 0 to 65535, got '99999'"),
+    ("--port", "-1", "expected a port number from 0 to 65535, got '-1'"),
+    ("--max-upload-mb", "inf", "expected a finite number of MB above 0 and at most 2000, got 'inf'"),
+    ("--max-upload-mb", "nan", "got 'nan'"),
+    ("--max-upload-mb", "0", "got '0'"),
+    ("--max-megapixels", "nan", "expected a finite number of megapixels from 0.000256 to 1000, got 'nan'"),
+    ("--max-megapixels", "inf", "got 'inf'"),
+    ("--max-megapixels", "1e-9", "got '1e-9'"),
+])
+def test_serve_options_out_of_range_are_usage_errors(option, value, expected, capsys):
+    """Issue 16: these gave tracebacks (or, for nan, a message naming no option) instead of a usage error."""
+    from privobf.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", option, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err and expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option, attribute, value", [
+    *[(option, attribute, value) for option, attribute in (("--max-upload-mb", "max_upload_mb"),
+                                                           ("--max-megapixels", "max_megapixels"))
+      for value in (float("nan"), float("inf"), 0.0)],
+    ("--port", "port", 99999),
+])
+def test_build_app_names_the_option_for_arguments_built_by_hand(tiny_model, option, attribute, value, capsys):
+    from privobf.web.server import run_serve
+
+    args = serve_arguments("--model", str(tiny_model), "--priors", "off")
+    setattr(args, attribute, value)
+    assert run_serve(args) == 2
+    err = capsys.readouterr().err
+    assert f"privobf: error: {option}: expected a " in err and f"got '{value}'" in err and "Traceback" not in err
+
+
+def test_run_serve_explains_a_host_that_does_not_resolve_or_is_not_here(tiny_model, capsys):
+    """Issue 16: an unknown host name was answered "choose another --port"."""
+    from privobf.web.server import run_serve
+
+    def serve(*options: str) -> int:
+        return run_serve(serve_arguments(*options, "--port", "0", "--model", str(tiny_model), "--priors", "off"))
+
+    assert serve("--host", "no.such.host.invalid") == 2  # .invalid is reserved: it never resolves
+    err = capsys.readouterr().err
+    assert "cannot listen on no.such.host.invalid: no such host name or address (" in err
+    assert "--port" not in err and "anyone on your network" not in err
+    assert serve("--host", "192.0.2.1") == 2  # TEST-NET-1: documentation only, never this computer's address
+    err = capsys.readouterr().err
+    assert "192.0.2.1 is not an address of this computer" in err and "--port" not in err
+
+
+def test_listen_errors_say_what_to_change():
+    import errno
+    import socket
+
+    from privobf.web.server import listen_error_message
+
+    unknown = listen_error_message("nowhere.invalid", 8765, socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    assert unknown == "cannot listen on nowhere.invalid: no such host name or address (Name or service not known)"
+    busy = listen_error_message("127.0.0.1", 8765, OSError(errno.EADDRINUSE, "Address already in use"))
+    assert busy == "cannot listen on 127.0.0.1:8765: port 8765 is already in use; choose another --port"
+    foreign = listen_error_message("10.9.8.7", 8765, OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"))
+    assert foreign.startswith("cannot listen on 10.9.8.7:8765: 10.9.8.7 is not an address of this computer")
+    privileged = listen_error_message("127.0.0.1", 80, OSError(errno.EACCES, "Permission denied"))
+    assert privileged == ("cannot listen on 127.0.0.1:80: ports below 1024 need administrator rights; "
+                          "choose another --port")
+    refused = listen_error_message("127.0.0.1", 8080, OSError(errno.EACCES, "Permission denied"))
+    assert refused == "cannot listen on 127.0.0.1:8080 (Permission denied)"
+    assert listen_error_message("::1", 8765, OSError(errno.EADDRINUSE, "in use")).startswith("cannot listen on [::1]:8765:")
+
+
+def test_bind_socket_resolves_host_names_and_keeps_port_zero():
+    from privobf.web.server import bind_socket
+
+    for host in ("localhost", "127.0.0.1"):
+        sock = bind_socket(host, 0)
+        try:
+            assert sock.getsockname()[0] in ("127.0.0.1", "::1") and sock.getsockname()[1] > 0
+        finally:
+            sock.close()

@@ -12,6 +12,19 @@ import secrets
 from pathlib import Path
 from typing import Callable
 
+NAME_MAX_BYTES = 255  # the longest file name ext4, XFS, btrfs, APFS and NTFS take (in bytes, UTF-8)
+_TEMP_EXTRA = len(".") + len(".0123456789ab.tmp")
+
+
+def temp_prefix(name: str) -> str:
+    """The target's name as it starts the temp file's name, shortened so that the temp name stays within
+    NAME_MAX_BYTES: a target of 250 bytes is legal, its temp file must be too."""
+    room = NAME_MAX_BYTES - _TEMP_EXTRA
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= room:
+        return name
+    return encoded[:room].decode("utf-8", "ignore")
+
 
 def create_temp_file(directory: Path, name: str) -> Path:
     """An exclusive, hidden temp file beside the target (so the rename cannot cross filesystems).
@@ -20,7 +33,7 @@ def create_temp_file(directory: Path, name: str) -> Path:
     leave the published file readable by its owner only)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        temp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        temp = directory / f".{temp_prefix(name)}.{secrets.token_hex(6)}.tmp"
         try:
             os.close(os.open(temp, flags, 0o666))
             return temp
@@ -67,11 +80,12 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 def remove_stale_temps(target: Path) -> int:
     """Delete the temp files a killed run left beside `target` (only names `create_temp_file` makes
     for exactly this target); returns how many. Called before `target` is written again."""
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp$")
+    prefix = temp_prefix(target.name)
+    pattern = re.compile(rf"^\.{re.escape(prefix)}\.[0-9a-f]{{12}}\.tmp$")
     removed = 0
     if not target.parent.is_dir():
         return 0
-    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    for candidate in target.parent.glob(f".{glob.escape(prefix)}.*.tmp"):
         if pattern.match(candidate.name):
             remove_quietly(candidate)
             removed += 1

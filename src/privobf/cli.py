@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .option_types import MAX_MEGAPIXELS, bounded_float, bounded_int, megapixel_limit, probability, scale_list
+from .terminal import printable
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_ABOVE_WARNING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 TEXT_MODE_HELP = (
     "mode for text attributes (names, addresses, plates, documents, ...); default solid, whatever --mode says: "
@@ -30,6 +33,10 @@ class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2, no traceback."""
 
 
+MAX_DILATE = 1000  # pixels; the dilation kernel grows with the square of this
+MAX_BATCH_SIZE = 64
+
+
 # ----------------------------------------------------------------------------------------------- options
 
 
@@ -38,19 +45,20 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help=(
         "whose privacy the score measures: a VISPR profile (profile00..profile29), or your own ratings file "
         "(.toml with a [sensitivity] table of attribute = 1..5, or a VISPR-layout .tsv); default: mean of the 30"))
-    parser.add_argument("--scales", default=None, help="comma-separated inference scales, e.g. 1.0,0.5,1.5 (default: the model's)")
+    parser.add_argument("--scales", default=None, type=scale_list, help=(
+        "comma-separated inference scales, e.g. 1.0,0.5,1.5, each from 0.1 to 4, at most 8 (default: the model's)"))
     parser.add_argument("--no-flip", action="store_true", help="skip the mirrored pass (faster, slightly worse maps)")
     parser.add_argument("--backend", choices=["torch", "onnx"], default="torch", help=(
         "onnx: the model through ONNX Runtime, exported once into the cache (privobf[onnx] extra); "
         "results match torch within 1e-4, checked when exported"))
-    parser.add_argument("--threshold", type=float, default=None, help="attribute probability that counts as present (default 0.5)")
-    parser.add_argument("--mask-threshold", type=float, default=None, help="attention value that counts as inside a mask (default 0.3)")
+    parser.add_argument("--threshold", type=probability, default=None, help="attribute probability that counts as present (default 0.5)")
+    parser.add_argument("--mask-threshold", type=probability, default=None, help="attention value that counts as inside a mask (default 0.3)")
     parser.add_argument("--segmentation", metavar="SEG.safetensors", help=(
         "take the masks from this segmentation network (from `privobf train-seg`) instead of the classifier's "
         "attention maps, for the attributes it was trained on (matched by id; the others keep the classifier's "
         "maps, and each report says which source every mask has). The classifier still decides what is present "
         "and the score. Runs in PyTorch, also with --backend onnx"))
-    parser.add_argument("--segmentation-threshold", type=float, default=None, metavar="P", help=(
+    parser.add_argument("--segmentation-threshold", type=probability, default=None, metavar="P", help=(
         "with --segmentation: probability from which a pixel is inside a mask the network gives (default 0.5: "
         "its maps are per-pixel probabilities). --mask-threshold still applies to the classifier's maps"))
     from .priors.options import add_prior_arguments
@@ -65,18 +73,20 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preferences", help=(
         "your preferences file (TOML or YAML: what to hide, modes, thresholds, warn_above, profile); default: "
         "$PRIVOBF_PREFERENCES, else ~/.config/privobf/preferences.toml when it exists. Options given here win"))
-    parser.add_argument("--warn-above", type=float, default=None, help="flag photos whose privacy score is above this (0..1)")
+    parser.add_argument("--warn-above", type=probability, default=None, help="flag photos whose privacy score is above this (0..1)")
     parser.add_argument("--reports", help="write a JSON report per photo (and summary.json) into this folder, mirroring the input tree")
     parser.add_argument("--previews", help="write pictures into this folder: heat maps with outlines, and before / after")
     parser.add_argument("--json", action="store_true", help="machine output: one JSON object per photo per line (JSON Lines), then a summary line")
     parser.add_argument("--quiet", action="store_true", help="no line per photo (the summary and errors are still printed)")
     parser.add_argument("--progress", choices=["auto", "on", "off"], default="auto", help="progress bar with ETA on stderr (auto: when stderr is a terminal)")
     parser.add_argument("--workers", default="auto", help="processes that decode photos and run the prior detectors while the network runs (0: none; auto: none below 4 cores, else one per two cores, at most 4)")
-    parser.add_argument("--batch-size", type=int, default=None, help=(
+    parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=None, help=(
         "photos per forward pass of the network (default: 4; 1 on a CPU with several --scales, where large "
         "batches were slower, see docs/performance.md)"))
     parser.add_argument("--resume", action="store_true", help="skip photos whose outputs (and reports) already exist: rerun an interrupted batch")
-    parser.add_argument("--max-megapixels", type=float, default=100.0, help="refuse larger images before decoding them (default 100)")
+    parser.add_argument("--max-megapixels", type=megapixel_limit, default=100.0, help=(
+        f"refuse larger images before decoding them (default 100, at most {MAX_MEGAPIXELS:g}; peak memory per "
+        "photo: docs/reliability.md)"))
     _add_model_options(parser)
 
 
@@ -86,9 +96,10 @@ def _add_obfuscation_options(parser: argparse.ArgumentParser) -> None:
         "documents, plates, online, a VISPR group, or all (default: every attribute found)"))
     parser.add_argument("--mode", default=None, help="solid | blur | pixelate | mask-only (write the mask, not the photo); default solid")
     parser.add_argument("--text-mode", default=None, help=TEXT_MODE_HELP)
-    parser.add_argument("--strength", type=float, default=None, help=(
+    parser.add_argument("--strength", type=bounded_float(0.0, 1.0, low_open=True), default=None, help=(
         "blur: sigma as a share of the region's diagonal (default 0.1); pixelate: block as a share of its longer side (default 0.2)"))
-    parser.add_argument("--dilate", type=int, default=None, help="grow every mask by this many pixels (default 0)")
+    parser.add_argument("--dilate", type=bounded_int(0, MAX_DILATE), default=None, help=(
+        f"grow every mask by this many pixels (default 0, at most {MAX_DILATE})"))
     parser.add_argument("--force", action="store_true", help="hide the --hide attributes even where the model thinks they are absent")
     parser.add_argument("--out", help="write outputs into this folder (the input tree is mirrored)")
     parser.add_argument("--suffix", default=".privobf", help="added to output names (default .privobf)")
@@ -97,7 +108,7 @@ def _add_obfuscation_options(parser: argparse.ArgumentParser) -> None:
         "The original is gone afterwards: only when you ask"))
     parser.add_argument("--overwrite", action="store_true", help="replace existing OUTPUT files (inputs are never touched without --in-place)")
     parser.add_argument("--format", choices=["jpg", "png", "webp", "tiff"], help="output format (default: the input's; masks are PNG)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1..100 (default 95)")
+    parser.add_argument("--quality", type=bounded_int(1, 100), default=95, help="JPEG / WebP quality 1..100 (default 95)")
     parser.add_argument("--keep-metadata", action="store_true", help=(
         "keep the photo's technical EXIF (camera model, exposure, date); GPS, serial numbers, names, comments, "
         "maker notes and the thumbnail are removed anyway. Default: no EXIF at all (ICC colour profiles are kept)"))
@@ -106,7 +117,10 @@ def _add_obfuscation_options(parser: argparse.ArgumentParser) -> None:
 def _preferences(args: argparse.Namespace):
     from .preferences import Preferences, PreferencesError, load_preferences
 
-    path = args.preferences or os.environ.get("PRIVOBF_PREFERENCES")
+    if args.preferences is not None and not args.preferences.strip():
+        raise UsageError("--preferences '': give the path of a preferences file, or leave the option out")
+    # An empty PRIVOBF_PREFERENCES means unset (as `export PRIVOBF_PREFERENCES=` intends), not the file ".".
+    path = args.preferences or os.environ.get("PRIVOBF_PREFERENCES") or None
     if path is None:
         config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
         default = config_home / "privobf" / "preferences.toml"
@@ -135,6 +149,8 @@ def _profiles(value: str | None, base: Path, vocabulary):
     if candidate.suffix.lower() == ".tsv":
         try:
             return None, load_profiles(candidate, vocabulary)
+        except UnicodeDecodeError:
+            raise UsageError(f"{candidate}: not a text file (a profile .tsv is tab-separated UTF-8 text)") from None
         except ValueError as error:
             raise UsageError(str(error)) from None
     try:
@@ -176,12 +192,7 @@ def _scanner(args: argparse.Namespace, preferences):
             raise UsageError(str(error).strip("'\"")) from None
     changes = {}
     if args.scales:
-        try:
-            changes["scales"] = tuple(float(s) for s in args.scales.split(","))
-        except ValueError:
-            raise UsageError(f"--scales {args.scales!r}: expected comma-separated numbers such as 1.0,0.5,1.5") from None
-        if any(s <= 0 for s in changes["scales"]):
-            raise UsageError(f"--scales {args.scales!r}: scales must be positive")
+        changes["scales"] = args.scales  # checked by option_types.scale_list
     if args.no_flip:
         changes["flip"] = False
     threshold = _first(args.threshold, preferences.threshold)
@@ -237,8 +248,9 @@ def _workers(value: str, args: argparse.Namespace) -> int:
         workers = int(value)
     except ValueError:
         raise UsageError(f"--workers {value!r}: expected a number or auto") from None
-    if workers < 0:
-        raise UsageError("--workers must be >= 0")
+    cores = os.cpu_count() or 1
+    if not 0 <= workers <= cores:  # each worker holds the prior detectors (~1 GB): more than cores only costs memory
+        raise UsageError(f"--workers {value}: expected auto or a number from 0 to {cores} (this computer's cores)")
     return workers
 
 
@@ -251,10 +263,9 @@ def _default_batch_size(scanner) -> int:
 def _run_options(args: argparse.Namespace, scanner, preferences, **extra):
     from .runner import RunOptions
 
-    if args.batch_size is not None and args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    if args.max_megapixels <= 0:
-        raise UsageError("--max-megapixels must be positive")
+    for option, folder in (("--reports", args.reports), ("--previews", args.previews), ("--out", getattr(args, "out", None))):
+        if folder is not None and (not folder.strip() or (os.path.lexists(folder) and not os.path.isdir(folder))):
+            raise UsageError(f"{option} {folder!r}: not a folder (privobf writes a folder of files there)")
     warn_above = _first(args.warn_above, preferences.warn_above)
     if warn_above is not None and not 0.0 <= warn_above <= 1.0:
         raise UsageError(f"--warn-above {warn_above}: expected a privacy score from 0 to 1")
@@ -265,7 +276,8 @@ def _run_options(args: argparse.Namespace, scanner, preferences, **extra):
         warn_above=warn_above,
         workers=_workers(args.workers, args),
         batch_size=args.batch_size or _default_batch_size(scanner),
-        max_pixels=int(args.max_megapixels * 1_000_000),
+        max_pixels=round(args.max_megapixels * 1_000_000),  # round: 0.000256 MP must stay 256 pixels
+        read_files=_read_files(args, preferences),
         json_lines=args.json,
         quiet=args.quiet,
         progress={"auto": None, "on": True, "off": False}[args.progress],
@@ -273,18 +285,28 @@ def _run_options(args: argparse.Namespace, scanner, preferences, **extra):
     )
 
 
-def _run(args: argparse.Namespace, scanner, options, prior_set) -> int:
-    import json
+def _read_files(args: argparse.Namespace, preferences) -> tuple[Path, ...]:
+    """Files this run reads besides the photos: no output may ever be written over one of them."""
+    named = [args.model, args.segmentation, args.profile, preferences.source]
+    return tuple(Path(name) for name in named if name and os.path.isfile(name))
 
+
+def _run(args: argparse.Namespace, scanner, options, prior_set) -> int:
     from .runner import BatchRun
+    from .terminal import json_line
 
     run = BatchRun(scanner, options, prior_set)
     summary = run.run(args.paths)
     if options.json_lines:
-        print(json.dumps({"summary": summary.to_dict()}))
-    elif summary.done + len(summary.failed) + summary.skipped > 1 or summary.failed:
+        document = {"summary": summary.to_dict()}
+        if run.summary_error:
+            document["summary"]["summary_error"] = run.summary_error
+        print(json_line(document))
+    elif summary.done + len(summary.failed) + summary.skipped > 1 or summary.failed or run.summary_error:
         print(summary.table(hiding=options.plan is not None), file=sys.stderr if options.quiet else sys.stdout)
-    if summary.failed:
+        if run.summary_error:
+            print(f"privobf: error: {printable(run.summary_error)}", file=sys.stderr)
+    if summary.failed or run.summary_error:
         return EXIT_SOME_FAILED
     if options.plan is None and options.warn_above is not None and summary.above_warning:
         return EXIT_ABOVE_WARNING
@@ -304,17 +326,16 @@ def command_obfuscate(args: argparse.Namespace) -> int:
 
     preferences = _preferences(args)
     scanner = _scanner(args, preferences)
+    if args.hide is not None and not [name for name in args.hide.split(",") if name.strip()]:
+        raise UsageError(f"--hide {args.hide!r} names nothing to hide; leave --hide out to hide everything found, "
+                         "or name attributes or groups (face, text, plates, ...)")
     try:
-        hide = resolve_names(scanner.vocabulary, args.hide.split(",")) if args.hide else None
+        hide = resolve_names(scanner.vocabulary, [n.strip() for n in args.hide.split(",") if n.strip()]) if args.hide else None
         plan = preferences.plan(
             scanner.vocabulary, hide=hide, mode=args.mode, text_mode=args.text_mode, strength=args.strength,
             dilate=args.dilate, force=args.force or None)
     except (UnknownAttributeError, ValueError) as error:
         raise UsageError(str(error)) from None
-    if args.strength is not None and args.strength <= 0:
-        raise UsageError("--strength must be positive")
-    if not 1 <= args.quality <= 100:
-        raise UsageError("--quality must be from 1 to 100")
     if args.in_place and args.resume:
         raise UsageError("--resume cannot tell which inputs were already replaced by --in-place; use --out for resumable batches")
     if args.in_place and plan.mask_only:
@@ -455,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UsageError as error:
-        print(f"privobf: error: {error}", file=sys.stderr)
+        print(f"privobf: error: {printable(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("privobf: interrupted; finished outputs are complete, rerun with --resume to do the rest", file=sys.stderr)

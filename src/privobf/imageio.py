@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import threading
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +37,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .atomic import create_temp_file, remove_quietly, sync_directory
+from .complete_data import short_data_reason
+from .provenance import marker_save_options, written_by_privobf
 
 MAX_PIXELS: int = 100_000_000
 MIN_SIDE: int = 16
+DEFAULT_LIMIT_HINT = "pass a larger max_pixels if you trust this file"
 
 _EXIF_ORIENTATION_TAG = 0x0112
 _HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
@@ -93,6 +98,8 @@ class LoadedImage:
     original_mode: str  # Pillow mode before conversion ("RGBA", "I;16", "CMYK", "P", ...); see _array_mode for arrays
     exif: bytes | None  # raw EXIF, Orientation set to 1 because `pixels` are already upright
     icc_profile: bytes | None  # only an RGB profile: it must describe `pixels`, which are RGB
+    warnings: tuple[str, ...] = ()  # what the decoder warned about, each "<file>: <warning>" on one line
+    written_by_privobf: bool = False  # carries privobf's output marker (see privobf.provenance)
 
 
 # ----------------------------------------------------------------------------------------------- HEIC / HEIF
@@ -142,15 +149,34 @@ def load_image(
     *,
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
+    limit_hint: str = DEFAULT_LIMIT_HINT,
 ) -> LoadedImage:
     """Read `source` as upright uint8 RGB, or raise `ImageLoadError` saying in one line what is wrong with it.
 
     `source` may be a path, encoded bytes, a binary file object (read from its current position), a numpy
     array or a PIL image. `max_pixels` bounds width x height before decoding; `name` labels sources that
-    have no path (bytes, streams, arrays) in error messages.
+    have no path (bytes, streams, arrays) in error messages; `limit_hint` ends the message of an image over
+    `max_pixels` with how the caller's user raises the limit (the CLI names its option).
+    Decoder warnings (Pillow's "Corrupt EXIF data", ...) are not printed: they come back in
+    `LoadedImage.warnings`, each naming the file, for the caller to show.
     """
     if not isinstance(max_pixels, int) or max_pixels <= 0:
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            loaded = _load_any(source, max_pixels, name)
+        except ImageLoadError as error:
+            if limit_hint == DEFAULT_LIMIT_HINT or not error.reason.endswith(DEFAULT_LIMIT_HINT):
+                raise
+            raise ImageLoadError(error.source, error.reason[: -len(DEFAULT_LIMIT_HINT)] + limit_hint) from None
+    if caught:
+        label = loaded.path or name or "<image>"
+        loaded.warnings = tuple(dict.fromkeys(f"{label}: {' '.join(str(w.message).split())}" for w in caught))
+    return loaded
+
+
+def _load_any(source, max_pixels: int, name: str | None) -> LoadedImage:
     if isinstance(source, np.ndarray):
         return _load_array(source, name or "<array>", max_pixels)
     if isinstance(source, Image.Image):
@@ -174,18 +200,50 @@ def _load_path(path: str | bytes, max_pixels: int, name: str | None) -> LoadedIm
     label = name or path
     if os.path.isdir(path):
         raise ImageLoadError(label, "is a directory, not an image file")
+    handle = _open_regular_file(path, label)
+    with handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise ImageLoadError(label, "empty file (0 bytes)")
+        return _load_encoded(handle, path, label, max_pixels)
+
+
+def _open_regular_file(path: str, label: str) -> BinaryIO:
+    """Open read-only without blocking, and refuse anything but a regular file.
+
+    Opening a named pipe for reading blocks until a writer comes (forever, in a batch); O_NONBLOCK makes
+    open return at once, and fstat on the open descriptor (no race with a rename) says what it is.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        handle = open(path, "rb")
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise ImageLoadError(label, "no such file") from None
     except PermissionError:
         raise ImageLoadError(label, "permission denied") from None
     except OSError as error:
         raise ImageLoadError(label, f"cannot read file ({error.strerror or error})") from error
-    with handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            raise ImageLoadError(label, "empty file (0 bytes)")
-        return _load_encoded(handle, path, label, max_pixels)
+    kind = special_file_kind(os.fstat(descriptor).st_mode)
+    if kind is not None:
+        os.close(descriptor)
+        raise ImageLoadError(label, f"not a regular file ({kind}); skipped")
+    return os.fdopen(descriptor, "rb")
+
+
+def special_file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is in words ("a named pipe (FIFO)", ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "not a file"
 
 
 def _load_bytes(data: bytes, label: str, max_pixels: int) -> LoadedImage:
@@ -222,7 +280,14 @@ def _load_encoded(handle: BinaryIO, path: str | None, label: str, max_pixels: in
         raise ImageLoadError(label, f"truncated or corrupt image data ({error})") from error
     if image is None:
         raise ImageLoadError(label, _unidentified_reason(prefix, heif, rejections.get(_HEIF_FORMAT)))
-    return _load_pil(image, label, max_pixels, path=path)
+    _check_dimensions(image.width, image.height, label, max_pixels)
+    handle.seek(0)
+    short = short_data_reason(image.format, handle, image.width, image.height)
+    if short is not None:
+        raise ImageLoadError(label, f"truncated or corrupt image data ({short})")
+    loaded = _load_pil(image, label, max_pixels, path=path)
+    loaded.written_by_privobf = written_by_privobf(image)
+    return loaded
 
 
 def _open_header(
@@ -315,7 +380,7 @@ def _check_dimensions(width: int, height: int, label: str, max_pixels: int) -> N
         raise ImageLoadError(
             label,
             f"{width}×{height} = {_megapixels(pixels)} MP exceeds the {_megapixels(max_pixels)} MP limit; "
-            "pass a larger max_pixels if you trust this file",
+            + DEFAULT_LIMIT_HINT,
         )
     if min(width, height) < MIN_SIDE:
         raise ImageLoadError(
@@ -335,7 +400,7 @@ def _check_heif_coded_size(image: Image.Image, label: str, max_pixels: int) -> N
         raise ImageLoadError(
             label,
             f"{width}×{height} = {_megapixels(width * height)} MP (cropped to {image.width}×{image.height} for display) "
-            f"exceeds the {_megapixels(max_pixels)} MP limit; pass a larger max_pixels if you trust this file",
+            f"exceeds the {_megapixels(max_pixels)} MP limit; {DEFAULT_LIMIT_HINT}",
         )
 
 
@@ -609,19 +674,25 @@ def encode_image(
     quality: int = 95,
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
+    mark: bool = False,
 ) -> bytes:
     """Encode uint8 [H, W, 3] (or [H, W] grey) pixels in memory.
 
     Metadata is written only when passed: an obfuscated photo should not silently carry the original's GPS
     position. PNG and TIFF are lossless; JPEG and HEIF keep full-resolution colour at quality >= 90.
-    HEIF ("HEIC" is accepted too) needs pillow_heif with its HEVC encoder.
+    HEIF ("HEIC" is accepted too) needs pillow_heif with its HEVC encoder. `mark` adds privobf's output
+    marker (the word "privobf" and nothing else, see privobf.provenance), so a later run never takes the
+    file for an input or for a file of the user's.
     """
     format_name = _normalise_format(format)
     if not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer from 1 to 100, got {quality!r}")
     image = _pixels_to_pil(pixels)
     buffer = io.BytesIO()
-    image.save(buffer, format=format_name, **_save_options(format_name, quality, exif, icc_profile))
+    options = _save_options(format_name, quality, exif, icc_profile)
+    if mark:
+        options.update(marker_save_options(format_name))
+    image.save(buffer, format=format_name, **options)
     return buffer.getvalue()
 
 
@@ -634,6 +705,8 @@ def save_image_atomic(
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
     overwrite: bool = False,
+    mark: bool = False,
+    permissions: int | None = None,
 ) -> Path:
     """Write an image so that `path` is either untouched or complete, never partial.
 
@@ -646,7 +719,8 @@ def save_image_atomic(
     format_name = _normalise_format(format) if format else _format_from_extension(target)
     if not overwrite and os.path.lexists(target):
         raise _exists_error(target)
-    _write_atomic(encode_image(pixels, format_name, quality, exif, icc_profile), target, overwrite)
+    data = encode_image(pixels, format_name, quality, exif, icc_profile, mark=mark)
+    _write_atomic(data, target, overwrite, permissions)
     return target
 
 
@@ -675,7 +749,8 @@ def _format_from_extension(path: Path) -> str:
     format_name = _FORMAT_BY_EXTENSION.get(path.suffix.lower())
     if format_name is None:
         known = ", ".join(sorted(_FORMAT_BY_EXTENSION))
-        raise ValueError(f"{path}: cannot tell the image format from extension {path.suffix!r} ({known}); pass format=")
+        raise ValueError(f"{path}: privobf cannot write {path.suffix or 'files without an extension'} images; "
+                         f"name the output with one of {known}")
     return format_name
 
 
@@ -709,16 +784,20 @@ def _save_options(format_name: str, quality: int, exif: bytes | None, icc_profil
 
 
 def _exists_error(target: Path) -> FileExistsError:
-    return FileExistsError(f"{target}: already exists; pass overwrite=True to replace it")
+    return FileExistsError(f"{target}: already exists; it is only replaced when asked (overwrite=True, --overwrite)")
 
 
-def _write_atomic(data: bytes, target: Path, overwrite: bool) -> None:
-    """Temp file in the target's directory (so the rename cannot cross filesystems), fsync, publish."""
+def _write_atomic(data: bytes, target: Path, overwrite: bool, permissions: int | None = None) -> None:
+    """Temp file in the target's directory (so the rename cannot cross filesystems), fsync, publish.
+    `permissions` (mode bits) are set on the temp file before it is published: replacing a 0640 photo
+    must not leave a 0644 one."""
     directory = target.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: directory does not exist")
     temp = create_temp_file(directory, target.name)
     try:
+        if permissions is not None:  # before the data: the temp file is never more readable than the target
+            os.chmod(temp, permissions)
         _write_and_sync(temp, data)
         _publish(temp, target, overwrite)
     except BaseException:

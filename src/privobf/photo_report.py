@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .protection import Decision, ProtectionPlan
+from .terminal import printable
 from .report import PrivacyReport
 
 REPORT_FORMAT = "privobf-photo-report/1"
@@ -63,6 +64,7 @@ class BatchSummary:
     top: int = 10
     done: int = 0
     skipped: int = 0
+    earlier_outputs: int = 0  # files privobf wrote, found in a folder or by a glob and so not read as inputs
     failed: list[str] = field(default_factory=list)
     above_warning: int = 0
     score_total: float = 0.0
@@ -92,6 +94,7 @@ class BatchSummary:
         return {
             "done": self.done,
             "skipped_finished": self.skipped,
+            "earlier_outputs_not_read": self.earlier_outputs,
             "failed": len(self.failed),
             "failed_files": list(self.failed),
             "mean_privacy_score": round(self.score_total / self.done, 4) if self.done else None,
@@ -110,10 +113,12 @@ class BatchSummary:
         column = "hidden" if hiding else "found"
         rows = sorted(self._highest, reverse=True)
         lines = [f"{'score':>6}  {'file':<48}  {column}"]
-        lines += [f"{score:6.2f}  {_clip(file, 48):<48}  {shown}" for score, _, file, shown in rows]
+        lines += [f"{score:6.2f}  {_clip(printable(file), 48):<48}  {shown}" for score, _, file, shown in rows]
         total = f"{self.done} done"
         if self.skipped:
             total += f", {self.skipped} already finished (--resume)"
+        if self.earlier_outputs:
+            total += f", {self.earlier_outputs} files privobf wrote earlier not read as inputs"
         total += f", {len(self.failed)} failed"
         if self.done:
             total += f"; mean score {self.score_total / self.done:.2f}"
@@ -124,7 +129,7 @@ class BatchSummary:
             total += "\n" + column + ": " + ", ".join(f"{a} x{n}" for a, n in counted.most_common(8))
         heading = f"highest scores ({len(rows)} of {self.done}):" if self.done > len(rows) else "photos:"
         body = "\n".join(lines) if rows else "(no photo finished)"
-        failed = "".join(f"\nfailed: {name}" for name in self.failed[:20])
+        failed = "".join(f"\nfailed: {printable(name)}" for name in self.failed[:20])
         if len(self.failed) > 20:
             failed += f"\n... and {len(self.failed) - 20} more failures"
         return f"{heading}\n{body}\n{total}{failed}"

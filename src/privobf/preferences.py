@@ -74,8 +74,13 @@ class Preferences:
         for name, choice in self.attributes.items():
             for attribute_id in _resolve_or_skip(vocabulary, name):
                 per_attribute[attribute_id] = choice
+        hide = None if self.hide is None else _resolve_all(vocabulary, self.hide)
+        if hide == () and overrides.get("hide") is None:
+            raise PreferencesError(
+                f"{self.source}: hide: none of {', '.join(self.hide)} is found by this model, so "
+                "nothing would be hidden; name attributes it finds, or use a model trained on them (docs/recipes.md)")
         settings: dict[str, Any] = {
-            "hide": None if self.hide is None else _resolve_all(vocabulary, self.hide),
+            "hide": hide,
             "threshold": self.threshold,
             "mode": self.mode or "solid",
             "text_mode": self.text_mode or "solid",
@@ -211,6 +216,9 @@ class _Checker:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise self.fail(setting, f"expected a list of attribute names, got {_kind(value)}")
+        if not items:  # `--hide` left out hides everything found; an empty list must not quietly hide nothing
+            raise self.fail(setting, "an empty list would hide nothing; leave the setting out to hide everything "
+                                     "found, or list what to hide (face, text, plates, ...)")
         return tuple(self.attribute_name(setting, item) for item in items)
 
     def mode(self, setting: str, value: Any, allow_mask_only: bool = True) -> str | None:

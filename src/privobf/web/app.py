@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from ..obfuscation import OBFUSCATION_MODES
 from ..protection import MASK_ONLY
@@ -31,6 +32,7 @@ from .uploads import UploadCache, WebError, read_limited, read_upload, sanitise_
 log = logging.getLogger(__name__)
 
 JSON_BODY_LIMIT = 64 * 1024
+DISCONNECTED = "privobf serve: the client disconnected before sending all of %s %s (a closed tab?); nothing was kept"
 TEXT_NOTE = "Text (names, addresses, plates, documents) is always filled solid: blurred text can be read back."
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -158,6 +160,9 @@ def _add_guards(app: FastAPI, allowed_hosts: Sequence[str] | None) -> None:
         else:
             try:
                 response = await call_next(request)
+            except ClientDisconnect:  # a closed tab mid-upload: normal, and the partial bytes are dropped
+                log.warning(DISCONNECTED, request.method, request.url.path)
+                response = JSONResponse({"error": "the client disconnected during the request"}, status_code=400)
             except Exception:  # noqa: BLE001 - the user gets one line, the terminal the traceback
                 log.exception("privobf serve: request failed")
                 message = "internal error while handling this request; see the server's terminal"
