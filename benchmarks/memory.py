@@ -132,13 +132,15 @@ def main() -> int:
     args = parser.parse_args()
     target = RESULTS / "memory.json"
     record = json.loads(target.read_text()) if target.exists() else {}
-    record.update(machine=machine(), date=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    stamp = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     with tempfile.TemporaryDirectory() as folder:
-        if args.worst_accepted:
-            record["worst_accepted"] = {"command": "python benchmarks/memory.py --worst-accepted",
+        if args.worst_accepted:  # its own machine and date: the other parts may come from another run
+            record["worst_accepted"] = {"command": "python benchmarks/memory.py --worst-accepted", **stamp,
                                         **worst_accepted(Path(folder))}
             print(json.dumps(record["worst_accepted"]), flush=True)
             args.skip_large, args.batch_photos = True, 0
+        else:
+            record.update(stamp)
         if not args.skip_large:
             record["large_photo"] = {"command": "python benchmarks/memory.py --batch-photos 0", **large_photo(Path(folder))}
             print(json.dumps(record["large_photo"]), flush=True)

@@ -40,7 +40,7 @@ def test_every_misspelt_setting_is_named_with_the_nearest_word():
         '[attributes.face]\nmod = "blur"': "attributes.face: unknown setting 'mod'; did you mean 'mode'?",
         '[attributes.fcae]\nmode = "blur"': "attributes: unknown attribute 'fcae'; did you mean 'face'?",
         "[sensitivity]\nface = 7": "sensitivity.face: expected a number from 1.0 to 5.0, got 7",
-        "dilate = 2.5": "dilate: expected a whole number of pixels >= 0",
+        "dilate = 2.5": "dilate: expected a whole number of pixels from 0 to 1000",
         "priors = 'yes'": "priors: expected true or false",
         "hide = [": "not valid TOML",
     }

@@ -33,7 +33,7 @@ class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2, no traceback."""
 
 
-MAX_DILATE = 1000  # pixels; the dilation kernel grows with the square of this
+MAX_DILATE = 1000  # pixels: more covers most photos whole, so a larger value is a typo
 MAX_BATCH_SIZE = 64
 
 

@@ -151,7 +151,7 @@ def parse_preferences(text: str, source: str = "<preferences>", syntax: str = "t
         hide=None if hide is None else check.attribute_names("hide", hide),
         mode=check.mode("mode", data.get("mode")),
         text_mode=check.mode("text_mode", data.get("text_mode"), allow_mask_only=False),
-        strength=check.number("strength", data.get("strength"), low=0.0, low_open=True),
+        strength=check.number("strength", data.get("strength"), low=0.0, high=1.0, low_open=True),
         threshold=check.number("threshold", data.get("threshold"), low=0.0, high=1.0),
         mask_threshold=check.number("mask_threshold", data.get("mask_threshold"), low=0.0, high=1.0),
         dilate=check.integer("dilate", data.get("dilate")),
@@ -242,11 +242,11 @@ class _Checker:
             raise self.fail(setting, f"expected a number {bounds}, got {value}")
         return float(value)
 
-    def integer(self, setting: str, value: Any) -> int | None:
+    def integer(self, setting: str, value: Any, high: int = 1000) -> int | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(setting, f"expected a whole number of pixels >= 0, got {_kind(value)} {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            raise self.fail(setting, f"expected a whole number of pixels from 0 to {high}, got {_kind(value)} {value!r}")
         return int(value)
 
     def boolean(self, setting: str, value: Any) -> bool | None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .scanning import Scanner
 
 PREVIEW_MAX_SIDE = 1600
+PREVIEW_EXTENSIONS = (".heatmap.jpg", ".before-after.jpg")
 # Formats privobf reads but cannot write: --in-place cannot replace them in their own format.
 _NOT_WRITABLE_IN_PLACE = {".gif", ".bmp"}
 
@@ -135,7 +136,11 @@ class BatchRun:
             targets.append(self.options.naming.target(item))
         report = self._companion(item, self.options.reports, ".json")
         if report is not None:
-            targets.append(report)
+            targets.append(check_name_length(report))
+        for extension in PREVIEW_EXTENSIONS:  # not "finished" markers, but a name too long must fail before any write
+            preview = self._companion(item, self.options.previews, extension)
+            if preview is not None:
+                check_name_length(preview)
         return targets
 
     def _companion(self, item: InputFile, folder: Path | None, extension: str) -> Path | None:
@@ -173,8 +178,6 @@ class BatchRun:
             return refusal
         if _real(item.path) in self._written or (not item.named and is_privobf_output(item.path)):
             return "an output"
-        if in_place:
-            return None
         try:
             targets = self._targets(item)
             existing = [t for t in targets if os.path.lexists(t)]
@@ -267,7 +270,6 @@ class BatchRun:
                                 warn_above=options.warn_above, seconds=prepared.seconds)
         report_path = self._companion(item, options.reports, ".json")
         if report_path is not None:
-            check_name_length(report_path)
             remove_stale_temps(report_path)
             atomic_write(report_path, lambda temp: temp.write_text(dumps(document), encoding="utf-8"))
         self.summary.add(item.path, report.privacy_score, report.present(), decisions)
@@ -294,11 +296,12 @@ class BatchRun:
         from .visualize import heatmap_overlay, side_by_side
 
         heat = heatmap_overlay(pixels, report, attributes)
-        pictures = {".heatmap.jpg": heat}
+        heatmap_extension, before_after_extension = PREVIEW_EXTENSIONS
+        pictures = {heatmap_extension: heat}
         if hidden is not None:
-            pictures[".before-after.jpg"] = side_by_side(heat, hidden)
+            pictures[before_after_extension] = side_by_side(heat, hidden)
         for extension, picture in pictures.items():
-            target = check_name_length(self._companion(item, self.options.previews, extension))
+            target = self._companion(item, self.options.previews, extension)
             collision = self._collision(item, target)
             if collision is None and os.path.lexists(target) and not is_privobf_output(target):
                 collision = f"{target} exists and privobf did not write it; previews never replace such a file"
