@@ -204,6 +204,6 @@ def check_name_length(path: Path) -> Path:
     """`path`, or a ValueError naming it when its file name is longer than file systems take."""
     size = len(path.name.encode("utf-8", "surrogateescape"))
     if size > NAME_MAX_BYTES:
-        raise ValueError(f"{path.name[:40]}…: the output name would be {size} bytes, over the {NAME_MAX_BYTES}-byte "
-                         "limit of file names; rename the photo or choose a shorter --suffix")
+        raise ValueError(f"its output name ({path.name[:24]}…{path.suffix}) would be {size} bytes, over the "
+                         f"{NAME_MAX_BYTES}-byte limit of file names; rename the photo or choose a shorter --suffix")
     return path

@@ -182,7 +182,7 @@ class BatchRun:
             targets = self._targets(item)
             existing = [t for t in targets if os.path.lexists(t)]
         except (OSError, ValueError) as error:
-            return f"{item.path}: {error}" if isinstance(error, OSError) else str(error)
+            return _failure(item.path, error)
         for target in targets:
             refusal = self._collision(item, target)
             if refusal is not None:
