@@ -73,7 +73,8 @@ def test_output_naming_never_points_at_an_input(tmp_path):
 def test_obfuscate_folder_mirrors_tree_with_reports_and_previews(album, tmp_path, tiny_model, capsys):
     out, reports, previews = tmp_path / "out", tmp_path / "reports", tmp_path / "previews"
     code = _run("obfuscate", str(album), "--out", str(out), "--reports", str(reports), "--previews", str(previews),
-                "--hide", "face,names", "--force", "--mode", "blur", "--threshold", "0", model=tiny_model)
+                "--hide", "face,names", "--force", "--mode", "blur", "--threshold", "0", "--mask-threshold", "0",
+                model=tiny_model)
     assert code == 0, capsys.readouterr().err
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
         "IMG_1.privobf.jpg", "trip/IMG_1.privobf.jpg", "trip/beach.privobf.png"]

@@ -182,7 +182,7 @@ def _scanner(args: argparse.Namespace, preferences):
     else:
         profile, own = None, preferences.own_profile(vocabulary)
     try:
-        scanner = Scanner(model, profile=profile, profiles=own, prior_set=None, backend=args.backend)
+        scanner = Scanner(model, profile=profile, profiles=own, prior_set=None, backend=args.backend, fusion=args.fusion)
     except ImportError as error:
         raise UsageError(str(error)) from None
     if profile is not None:
@@ -226,13 +226,15 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def _prior_set(args: argparse.Namespace, preferences):
+def _prior_set(args: argparse.Namespace, preferences, plan=None):
+    """The providers to run: all of them for a scan, those the plan's attributes need when it names them."""
     from .priors.options import prior_set_from_arguments
 
     if args.priors is None:
         args.priors = "off" if preferences.priors is False else "on"
+    hide = plan.hide if plan is not None else None
     try:
-        return prior_set_from_arguments(args)
+        return prior_set_from_arguments(args, hide=hide, vocabulary=plan.vocabulary if plan is not None else None)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -349,7 +351,7 @@ def command_obfuscate(args: argparse.Namespace) -> int:
     keep_metadata = args.keep_metadata or bool(preferences.keep_metadata)
     options = _run_options(args, scanner, preferences, plan=plan, naming=naming, overwrite=args.overwrite,
                            keep_metadata=keep_metadata, quality=args.quality)
-    return _run(args, scanner, options, _prior_set(args, preferences))
+    return _run(args, scanner, options, _prior_set(args, preferences, plan))
 
 
 def command_train(args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
+    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args), fusion=args.fusion)
     print(f"model: {scanner.model.source['path']} (preset {scanner.model.preset.name}, sha256 {scanner.model.source['sha256']})")
     if scanner.prior_set is not None:
         described = scanner.prior_set.describe()

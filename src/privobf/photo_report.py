@@ -44,6 +44,7 @@ def photo_report(
         "above_warning": None if warn_above is None else report.privacy_score > warn_above,
         **summary,
         "hidden": None if decisions is None else [d.to_dict() for d in decisions],
+        "hidden_regions": None if decisions is None else report.hidden_regions([d.attribute for d in decisions]),
         "plan": None if plan is None else plan.describe(),
         "metadata": metadata,
         "seconds": {k: round(v, 4) for k, v in (seconds or {}).items()},

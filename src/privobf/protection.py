@@ -130,6 +130,8 @@ class ProtectionPlan:
             if probability < threshold and not (self.force and self.hide is not None):
                 continue
             area = float(self._region(report, [attribute_id]).mean())
+            if area == 0.0:  # nothing to hide (e.g. --force on a photo without that attribute): not a decision
+                continue
             decisions.append(Decision(attribute_id, probability, threshold, self.mode_for(attribute_id), area))
         return sorted(decisions, key=lambda d: -d.probability)
 

@@ -68,6 +68,14 @@ class PrivacyReport:
             region |= self.mask(attribute_id, threshold)
         return region
 
+    def hidden_regions(self, attribute_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Each connected part of the masks of `attribute_ids`: attribute, source ("model": the classifier's
+        map), box [x0, y0, x1, y1] in image pixels, confidence (the attribute's probability). Never pixels."""
+        return [
+            {"attribute": attribute_id, "source": "model", "box": box, "confidence": round(self.probability(attribute_id), 4)}
+            for attribute_id in attribute_ids for box in component_boxes(self.mask(attribute_id))
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (no maps): score, attributes with probabilities, versions."""
         return {
@@ -107,3 +115,15 @@ def upsample_map(attention_map: np.ndarray, size: tuple[int, int]) -> np.ndarray
     (callers may modify it without touching the report's maps)."""
     resized = upsample_maps(np.asarray(attention_map)[None], size)[0]
     return resized.copy() if np.shares_memory(resized, attention_map) else resized
+
+
+def component_boxes(mask: np.ndarray, limit: int = 50) -> list[list[int]]:
+    """Bounding boxes [x0, y0, x1, y1] of a mask's connected parts, largest first (at most `limit`)."""
+    if not mask.any():
+        return []
+    import cv2
+
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    order = sorted(range(1, count), key=lambda label: -int(stats[label][4]))[:limit]
+    return [[int(stats[k][0]), int(stats[k][1]), int(stats[k][0] + stats[k][2]), int(stats[k][1] + stats[k][3])]
+            for k in order]

@@ -3,6 +3,10 @@
 Only Model-Image is used (paper §3.1). Multi-scale + flip runs every scale's original and
 mirrored image as one batch, and the maps of all passes are summed at the base map resolution
 before each attribute's map is max-normalised to [0, 1] (the CAM convention of the WSSS lineage).
+
+With evidence fusion (the default, `privobf.evidence`) the detectors that computed the priors also
+give regions, which decide presence with the classifier and shape the masks; `fusion="paper"` gives
+the paper's report, with the priors only weighting the maps.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from .attributes import UserProfiles, vispr_profiles, vocabulary_from_ids
+from .attributes.vocabulary import MaskType
 from .data.batching import image_to_tensor
+from .evidence import FusionConfig, Region, fuse, regions_from_result
 from .models.config import InferenceConfig
 from .models.loading import load_image_model
 from .models.privobfnet import ImageModel
@@ -70,13 +76,15 @@ class Scanner:
         prior_set: "PriorSet | None" = None,
         backend: str = "torch",
         segmentation: "SegmentationMaskSource | str | os.PathLike | None" = None,
+        fusion: FusionConfig | str = "evidence",
     ):
         """prior_set: providers whose human / text masks are computed for every scanned image when the
         caller passes no priors (None: the model runs without priors). backend: "torch", or "onnx" for
         the model through ONNX Runtime (exported once into the cache; needs the privobf[onnx] extra).
         segmentation: a network from `privobf train-seg` (file or loaded mask source) that gives the masks
         of the attributes it knows; the classifier still decides presence and score. It runs in torch
-        whatever the backend."""
+        whatever the backend. fusion: "evidence" (detector regions decide with the classifier and shape the
+        masks), "paper" (priors only weight the maps), or a FusionConfig."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.model = model if isinstance(model, ImageModel) else load_image_model(model)
@@ -100,6 +108,7 @@ class Scanner:
 
             segmentation = load_mask_source(segmentation, self.model.attribute_ids, device=device)
         self.segmentation = segmentation
+        self.fusion = fusion if isinstance(fusion, FusionConfig) else FusionConfig(mode=fusion)
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray, priors: Mapping[str, np.ndarray | None] | None = None) -> dict[str, Any]:
@@ -123,6 +132,7 @@ class Scanner:
             tuple(side // stride for side in model_input_size(h, w, config.image_size, stride)) for h, w in shapes
         ]
         maps_sum: list[torch.Tensor | None] = [None] * len(images)
+        raw_sum: list[torch.Tensor | None] = [None] * len(images)
         probabilities: list[list[torch.Tensor]] = [[] for _ in images]
         privacies: list[list[torch.Tensor]] = [[] for _ in images]
         for scale in self.inference.scales:
@@ -131,22 +141,23 @@ class Scanner:
             for index, (h, w) in enumerate(shapes):
                 groups.setdefault(model_input_size(h, w, long_side, stride), []).append(index)
             for size, members in groups.items():
-                attention, probability, privacy, count = self._forward(images, priors, members, size)
-                attention = F.relu(attention.float())
+                attention, probability, privacy, raw, count = self._forward(images, priors, members, size)
+                attention, raw = F.relu(attention.float()), F.relu(raw.float())
                 probability = probability.float()
                 for position, index in enumerate(members):
                     rows = [position, position + count] if self.inference.flip else [position]
-                    maps = F.interpolate(attention[rows], size=map_sizes[index], mode="bilinear", align_corners=False)
-                    merged = maps[0] + (maps[1].flip(-1) if self.inference.flip else 0)
+                    merged = self._merged(attention, rows, map_sizes[index])
                     maps_sum[index] = merged if maps_sum[index] is None else maps_sum[index] + merged
+                    merged_raw = self._merged(raw, rows, map_sizes[index])
+                    raw_sum[index] = merged_raw if raw_sum[index] is None else raw_sum[index] + merged_raw
                     probabilities[index].append(probability[rows].mean(0))
                     if privacy is not None:
                         privacies[index].append(privacy.float()[rows].mean(0))
         results = []
         for index in range(len(images)):
-            maxima = maps_sum[index].flatten(1).max(dim=1).values.clamp(min=1e-5)
             results.append({
-                "attention_maps": (maps_sum[index] / maxima[:, None, None]).cpu().numpy().astype(np.float32),
+                "attention_maps": _max_normalised(maps_sum[index]),
+                "raw_maps": _max_normalised(raw_sum[index]),
                 "probabilities": torch.stack(probabilities[index]).mean(0).cpu().numpy().astype(np.float32),
                 "profile_scores": (
                     torch.stack(privacies[index]).mean(0).cpu().numpy().astype(np.float32) if privacies[index] else None
@@ -154,9 +165,15 @@ class Scanner:
             })
         return results
 
+    def _merged(self, maps: torch.Tensor, rows: list[int], size: tuple[int, int]) -> torch.Tensor:
+        """One image's maps at the base map size, its mirrored pass flipped back and added."""
+        resized = F.interpolate(maps[rows], size=size, mode="bilinear", align_corners=False)
+        return resized[0] + (resized[1].flip(-1) if self.inference.flip else 0)
+
     def _forward(self, images, priors, members: list[int], size: tuple[int, int]):
         """One forward pass over `members` at `size`: originals first, then (with flip) their mirrors.
-        Returns (attention maps before relu, attribute probabilities, privacy or None, len(members))."""
+        Returns (attention maps before relu, attribute probabilities, privacy or None, raw maps before relu
+        and prior weighting, len(members))."""
         tensor = torch.stack([image_to_tensor(images[i], size) for i in members])
         stacked = [stack_priors(priors[i], size) for i in members]
         prior = None
@@ -168,7 +185,8 @@ class Scanner:
         if self.onnx_runner is not None:
             return (*self.onnx_runner(tensor, prior), len(members))
         output = self.model(tensor.to(self.device), None if prior is None else prior.to(self.device))
-        return output.attention_maps, self.model.branch.attribute_probabilities(output), output.privacy, len(members)
+        probabilities = self.model.branch.attribute_probabilities(output)
+        return output.attention_maps, probabilities, output.privacy, output.raw_maps, len(members)
 
     def scan(self, image: ImageInput, priors: Mapping[str, np.ndarray | None] | None = None) -> PrivacyReport:
         """Scan one image (array or path); `priors` gives its human / text masks directly, else the
@@ -190,13 +208,20 @@ class Scanner:
 
     def _report(self, pixels: np.ndarray, raw: dict[str, Any], prepared: "ImagePriors") -> PrivacyReport:
         notes = list(prepared.notes)
+        fused = fuse(raw["probabilities"], prepared.regions, self.vocabulary, self.fusion)
         profile_scores = raw["profile_scores"]
         if profile_scores is None or self.own_profiles:
             # No privacy head, or the user's own ratings (the head learnt the VISPR profiles): the score
             # follows from the attribute probabilities and the profiles.
-            profile_scores = self.profiles.scores(raw["probabilities"], "max")
+            profile_scores = self.profiles.scores(fused.probabilities, "max")
             why = "the model has no privacy head" if raw["profile_scores"] is None else "own sensitivity profile"
             notes.append(f"privacy score derived from attribute probabilities ({why})")
+        elif (fused.probabilities > fused.model_probabilities + 1e-6).any():
+            # Evidence raised an attribute the classifier doubted: a detected face counts like a predicted one,
+            # so the score is at least what the profiles give the fused attributes (VISPR's max pooling).
+            derived = self.profiles.scores(fused.probabilities, "max")
+            profile_scores = np.maximum(profile_scores, derived).astype(np.float32)
+            notes.append("privacy score raised by detector evidence (at least the profiles' score of the fused attributes)")
         if self.profile is None:
             score = float(np.mean(profile_scores))
         else:
@@ -205,7 +230,7 @@ class Scanner:
         values = dict(
             image_size=(int(pixels.shape[0]), int(pixels.shape[1])),
             attribute_ids=list(self.model.attribute_ids),
-            probabilities=raw["probabilities"],
+            probabilities=fused.probabilities,
             attention_maps=raw["attention_maps"],
             privacy_score=score,
             profile_scores=profile_scores,
@@ -215,16 +240,29 @@ class Scanner:
             priors=prepared.record,
             notes=notes,
         )
-        if self.segmentation is None:
-            return PrivacyReport(**values)
-        from .segmentation.mask_source import SegmentedReport
+        if self.segmentation is not None:
+            values.update(
+                segmentation_maps=self.segmentation.maps(pixels, flip=self.inference.flip),
+                segmentation_threshold=self.segmentation.threshold,
+                segmentation=self.segmentation.describe(),
+            )
+        if self.fusion.paper:
+            if self.segmentation is None:
+                return PrivacyReport(**values)
+            from .segmentation.mask_source import SegmentedReport
 
-        return SegmentedReport(
-            **values,
-            segmentation_maps=self.segmentation.maps(pixels, flip=self.inference.flip),
-            segmentation_threshold=self.segmentation.threshold,
-            segmentation=self.segmentation.describe(),
+            return SegmentedReport(**values)
+        from .evidence.report import EvidenceReport
+
+        available = tuple(name for name in ("human", "text") if prepared.record.get(name) in ("computed", "given"))
+        return EvidenceReport(
+            **values, regions=list(prepared.regions), fusion=self.fusion, fused=fused, raw_maps=raw["raw_maps"],
+            prior_of=self._prior_of(), priors_available=available, prior_floor=float(self.model.config.prior_floor),
         )
+
+    def _prior_of(self) -> dict[str, str]:
+        names = {MaskType.HUMAN: "human", MaskType.TEXT: "text"}
+        return {a.id: names[a.mask_type] for a in self.vocabulary if a.mask_type in names}
 
 
 @dataclass
@@ -237,6 +275,7 @@ class ImagePriors:
     maps: dict[str, np.ndarray | None] | None
     record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    regions: list[Region] = field(default_factory=list)  # the detectors' instances, at image resolution
 
 
 PRIOR_MAP_MAX_SIDE = 1024  # > the largest model input (448 x 1.5 scale); area-shrunk maps keep their means
@@ -250,11 +289,19 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
     notes = [f"prior provider {name} unavailable: {why}" for name, why in prior_set.unavailable.items()]
     notes += [f"prior provider {name} failed on this image: {why}" for name, why in maps.errors.items()]
     shrunk = {key: _shrunk(value) for key, value in maps.for_model().items()}
-    return ImagePriors(shrunk, prior_summary(maps, prior_set), notes)
+    kinds = {name: provider.kind for name, provider in prior_set.providers.items()}
+    regions = [region for name, result in maps.results.items() for region in regions_from_result(name, kinds[name], result)]
+    return ImagePriors(shrunk, prior_summary(maps, prior_set), notes, regions)
 
 
 def given_priors(priors: Mapping[str, np.ndarray | None]) -> ImagePriors:
     return ImagePriors(dict(priors), {k: ("given" if v is not None else "absent") for k, v in priors.items()})
+
+
+def _max_normalised(maps: torch.Tensor) -> np.ndarray:
+    """float32 [K, h, w]: each map divided by its maximum (the CAM convention)."""
+    maxima = maps.flatten(1).max(dim=1).values.clamp(min=1e-5)
+    return (maps / maxima[:, None, None]).cpu().numpy().astype(np.float32)
 
 
 def _shrunk(prior: np.ndarray | None) -> np.ndarray | None:

@@ -3,6 +3,7 @@
 from .profiles import UserProfiles, load_profiles, privacy_score, vispr_profiles
 from .vocabulary import (
     Attribute,
+    AttributeNotDetectedError,
     MaskType,
     UnknownAttributeError,
     Vocabulary,
@@ -12,6 +13,7 @@ from .vocabulary import (
 
 __all__ = [
     "Attribute",
+    "AttributeNotDetectedError",
     "MaskType",
     "UnknownAttributeError",
     "UserProfiles",

@@ -48,6 +48,11 @@ class UnknownAttributeError(KeyError):
         return str(self.args[0])
 
 
+class AttributeNotDetectedError(UnknownAttributeError):
+    """A real VISPR attribute (or group) that this model was not trained to detect: not a typo, so the
+    message says what would detect it and what covers it meanwhile."""
+
+
 class Vocabulary:
     """An ordered set of attributes; position i is output channel i of a model."""
 
@@ -105,7 +110,25 @@ class Vocabulary:
         friendly = friendly_group(self.attributes, lowered)
         if friendly:
             return friendly
+        wanted = _known_elsewhere(name) if self.name != FULL_VOCABULARY else []
+        if wanted:
+            raise AttributeNotDetectedError(self.not_detected_message(name, wanted))
         raise UnknownAttributeError(self.unknown_message(name))
+
+    def not_detected_message(self, name: str, wanted: list[str]) -> str:
+        """`name` is VISPR's, not this model's: say so, what would detect it, and what covers it meanwhile."""
+        shown = ", ".join(wanted[:4]) + (f", … ({len(wanted)} attributes)" if len(wanted) > 4 else "")
+        message = (f"this model does not detect {name.strip()!r} ({shown}): only a model trained on photos labelled "
+                   "with it does (a VISPR-trained model, see docs/recipes.md)")
+        covers = []
+        full = {a.id: a for a in _full_vocabulary()}
+        types = {full[attribute_id].mask_type for attribute_id in wanted if attribute_id in full}
+        groups = {full[attribute_id].group for attribute_id in wanted if attribute_id in full}
+        if MaskType.HUMAN in types and friendly_group_ids(self.attributes, "people"):
+            covers.append("--hide people hides the whole person it is shown on")
+        if (MaskType.TEXT in types or groups & {"Documents", "Internet"}) and friendly_group_ids(self.attributes, "text"):
+            covers.append("--hide text hides the writing the model finds")
+        return message + ("; meanwhile " + " and ".join(covers) if covers else "")
 
     def names(self) -> list[str]:
         """Every name `resolve` accepts: ids, short names, VISPR groups, friendly groups and `all`."""
@@ -161,6 +184,28 @@ def vispr_vocabulary() -> Vocabulary:
         _, mask_type, reason = mask_rows[attribute_id]
         attributes.append(Attribute(int(idx), attribute_id, group, description, MaskType(mask_type), reason))
     return Vocabulary(attributes, "vispr68")
+
+
+FULL_VOCABULARY = "VISPR+extensions"
+
+
+@lru_cache(maxsize=1)
+def _full_vocabulary() -> Vocabulary:
+    """All 68 VISPR attributes and privobf's extensions: what a name may mean in any model."""
+    return vocabulary_from_ids(vispr_vocabulary().ids + [a.id for a in extension_attributes()], FULL_VOCABULARY)
+
+
+def _known_elsewhere(name: str) -> list[str]:
+    try:
+        return _full_vocabulary().resolve(name)
+    except UnknownAttributeError:
+        return []
+
+
+def friendly_group_ids(attributes, name: str) -> list[str]:
+    from .groups import friendly_group
+
+    return friendly_group(attributes, name) or []
 
 
 def vocabulary_from_ids(ids: Sequence[str], name: str = "custom") -> Vocabulary:

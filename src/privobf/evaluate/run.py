@@ -138,7 +138,7 @@ def run_evaluation(args: argparse.Namespace) -> int:
     from ..scanning import Scanner
 
     try:
-        scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
+        scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args), fusion=args.fusion)
     except ValueError as error:
         print(f"privobf: error: {error}", file=sys.stderr)
         return 2

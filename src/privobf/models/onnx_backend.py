@@ -38,7 +38,7 @@ from .privobfnet import ImageModel
 
 EXPORT_FORMAT = 1  # bump when what the graph computes changes: old cache entries are then not reused
 ONNX_EXTRA_HINT = "the ONNX backend needs onnx, onnxscript and onnxruntime: pip install 'privobf[onnx]'"
-ScannerTensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+ScannerTensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]  # + raw maps
 
 
 class _MapsAndFeatures(nn.Module):
@@ -89,7 +89,7 @@ def _fixed_padding(model: ImageModel, example: torch.Tensor) -> nn.Module:
 def finish_forward(model: ImageModel, raw_maps: torch.Tensor, pooled: torch.Tensor, priors: torch.Tensor | None) -> ScannerTensors:
     """The part of the forward pass the graph leaves out (prior weighting and the small heads), in torch."""
     output = model.branch.heads(raw_maps, pooled, priors)
-    return output.attention_maps, model.branch.attribute_probabilities(output), output.privacy
+    return output.attention_maps, model.branch.attribute_probabilities(output), output.privacy, output.raw_maps
 
 
 def _require_onnx() -> None:
@@ -146,7 +146,7 @@ class OnnxImageRunner:
 
     def __call__(self, images: torch.Tensor, priors: torch.Tensor | None = None) -> ScannerTensors:
         """images [B, 3, H, W] (H, W multiples of the output stride), priors [B, 2, H', W'] or None ->
-        (attention maps before relu, attribute probabilities, privacy [B, P] or None)."""
+        (attention maps before relu, attribute probabilities, privacy [B, P] or None, raw maps before relu)."""
         height, width = images.shape[-2:]
         if height % self.stride or width % self.stride:
             raise ValueError(f"ONNX backend: input {height}x{width} is not a multiple of the stride {self.stride}")

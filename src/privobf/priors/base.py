@@ -44,6 +44,7 @@ class PriorResult:
     boxes: list[Box] = field(default_factory=list)  # detections, where the provider has boxes / quads
     scores: list[float] = field(default_factory=list)  # one confidence per box
     texts: list[str] = field(default_factory=list)  # recognised strings, one per box (text providers asked to read)
+    quads: list[np.ndarray] = field(default_factory=list)  # [N, 2] polygon per box, where the shape is not a box
 
     @classmethod
     def empty(cls, height: int, width: int) -> "PriorResult":
@@ -77,6 +78,13 @@ def register_provider(name: str) -> Callable:
 def list_providers() -> list[str]:
     _load_builtin_providers()
     return sorted(_PROVIDERS)
+
+
+def provider_kind(name: str) -> str | None:
+    """What a registered provider finds, without loading it (None if its factory does not say)."""
+    _load_builtin_providers()
+    kind = getattr(_PROVIDERS.get(name), "kind", None)
+    return kind if isinstance(kind, str) else None
 
 
 def create_provider(name: str, **options) -> PriorProvider:

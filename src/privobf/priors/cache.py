@@ -51,6 +51,7 @@ class PriorCache(NpzStore):
                 [tuple(map(float, b)) for b in meta["boxes"]],
                 [float(s) for s in meta["scores"]],
                 [str(t) for t in meta["texts"]],
+                [np.asarray(q, dtype=np.float64).reshape(-1, 2) for q in meta.get("quads", [])],
             )
 
         return self.read(self.path(key, provider, version), decode)
@@ -59,7 +60,8 @@ class PriorCache(NpzStore):
         """Store `result`; returns it as a later `get` will (mask quantised), so cached and fresh runs agree."""
         mask = np.clip(np.rint(result.mask * 255.0), 0, 255).astype(np.uint8)
         meta = {"boxes": [list(map(float, b)) for b in result.boxes], "scores": list(map(float, result.scores)),
-                "texts": list(result.texts)}
+                "texts": list(result.texts), "quads": [np.asarray(q, dtype=float).tolist() for q in result.quads]}
         self.write(self.path(key, provider, version), mask=mask,
                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
-        return PriorResult(mask.astype(np.float32) / 255.0, list(result.boxes), list(result.scores), list(result.texts))
+        quads = [np.asarray(q, dtype=np.float64).reshape(-1, 2) for q in result.quads]
+        return PriorResult(mask.astype(np.float32) / 255.0, list(result.boxes), list(result.scores), list(result.texts), quads)

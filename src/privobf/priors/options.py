@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
-from .base import list_providers
+from .base import list_providers, provider_kind
 from .prior_set import DEFAULT_PROVIDERS, PriorSet
+
+if TYPE_CHECKING:
+    from ..attributes import Vocabulary
 
 
 def add_prior_arguments(parser: argparse.ArgumentParser, default: str = "on", help_text: str | None = None) -> None:
     parser.add_argument("--priors", choices=["on", "off"], default=default, help=help_text or (
         f"weight attention maps by person / face / text / plate masks from off-the-shelf detectors (default: {default})"))
     parser.add_argument("--prior-providers", default=",".join(DEFAULT_PROVIDERS), help=(
-        "comma-separated prior providers (default: %(default)s; `nudenet` is an opt-in extra)"))
+        "comma-separated prior providers (default: %(default)s; `nudenet` is an opt-in extra); with --hide, "
+        "only those the hidden attributes need run"))
+    parser.add_argument("--fusion", choices=["evidence", "paper"], default="evidence", help=(
+        "evidence (default): what the detectors find decides with the model, and masks take the detected shapes "
+        "at full resolution; paper: PrivObfNet's way, detectors only weight the model's maps (for reproduction "
+        "and ablation)"))
 
 
 def parse_provider_names(text: str) -> list[str]:
@@ -27,8 +36,23 @@ def parse_provider_names(text: str) -> list[str]:
     return names
 
 
-def prior_set_from_arguments(args: argparse.Namespace, cache: str | Path | None = None) -> PriorSet | None:
-    """None when --priors off; raises ValueError for unknown provider names."""
+def prior_set_from_arguments(
+    args: argparse.Namespace,
+    cache: str | Path | None = None,
+    hide: Sequence[str] | None = None,
+    vocabulary: "Vocabulary | None" = None,
+) -> PriorSet | None:
+    """None when --priors off; raises ValueError for unknown provider names.
+
+    With evidence fusion and a plan that names what to hide (`hide`, ids of `vocabulary`), only the
+    providers those attributes need run (`privobf.evidence.links`): `--hide face` runs the face detector
+    and the person segmenter (the human prior), not OCR. The set records which ran for what."""
     if getattr(args, "priors", "off") != "on":
         return None
-    return PriorSet(parse_provider_names(args.prior_providers), cache=cache)
+    names = parse_provider_names(args.prior_providers)
+    if hide is None or vocabulary is None or getattr(args, "fusion", "evidence") != "evidence":
+        return PriorSet(names, cache=cache)
+    from ..evidence.links import providers_for
+
+    reasons = providers_for(hide, vocabulary, {name: provider_kind(name) for name in names})
+    return PriorSet([name for name in names if name in reasons], cache=cache, reasons=reasons)

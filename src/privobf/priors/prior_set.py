@@ -56,12 +56,14 @@ class PriorSet:
         cache: PriorCache | str | Path | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
         strict: bool = False,
+        reasons: Mapping[str, Sequence[str]] | None = None,
     ):
         self.requested = [p if isinstance(p, str) else p.name for p in providers]
         self._given = {p.name: p for p in providers if not isinstance(p, str)}
         self.options = {name: dict(value) for name, value in (options or {}).items()}
         self.cache = PriorCache(cache) if isinstance(cache, (str, Path)) else cache
         self.strict = strict
+        self.reasons = {name: list(why) for name, why in (reasons or {}).items()}  # provider -> what it runs for
         self._providers: dict[str, PriorProvider] | None = None
         self.unavailable: dict[str, str] = {}
 
@@ -90,7 +92,10 @@ class PriorSet:
 
     def describe(self) -> dict[str, Any]:
         """What a report records: which providers ran (with versions), which could not be loaded."""
-        return {"providers": self.versions(), "unavailable": dict(self.unavailable)}
+        described = {"providers": self.versions(), "unavailable": dict(self.unavailable)}
+        if self.reasons:
+            described["run_for"] = dict(self.reasons)
+        return described
 
     def __call__(self, image: np.ndarray) -> PriorMaps:
         height, width = image.shape[:2]

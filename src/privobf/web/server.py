@@ -133,7 +133,7 @@ def build_app(args: argparse.Namespace) -> "FastAPI":
     from .app import create_app
 
     check_arguments(args)
-    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args))
+    scanner = Scanner(args.model, prior_set=prior_set_from_arguments(args), fusion=args.fusion)
     scanner.segmentation = mask_source_from_arguments(args, scanner.model)
     allowed_hosts = list(LOOPBACK_NAMES) if is_loopback(args.host) else None
     return create_app(

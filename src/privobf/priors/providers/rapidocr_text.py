@@ -62,4 +62,4 @@ class RapidOCRProvider(DownscalingProvider):
             quad[:, 0] = np.clip(quad[:, 0], 0, width)
             quad[:, 1] = np.clip(quad[:, 1], 0, height)
         boxes = [(float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max())) for q in quads]
-        return PriorResult(fill_quads((height, width), quads), boxes, scores, texts)
+        return PriorResult(fill_quads((height, width), quads), boxes, scores, texts, quads)

@@ -1,0 +1,140 @@
+"""The combination rule: the classifier and the detectors linked to an attribute decide together.
+
+For attribute k with model probability p_k and linked regions r (`links.linked_kinds`):
+
+    e_k = max over r of precision(provider(r), confidence(r))      # how often such a detection is real
+    fused_k = 1 - (1 - p_k) * (1 - e_k)                              # noisy-OR of two sources of evidence
+
+so a face CenterFace finds at 0.9 (precision ~0.95 on the calibration photos) is present whatever the
+classifier says, a photo where no detector fires keeps the classifier's probability unchanged, and two
+weak sources add up. `precision` is a step function per provider, measured on calibration data only
+(`benchmarks/calibrate_evidence.py`, resource `calibration.json`): the share of its detections at or above
+each confidence that match a human-labelled instance. A provider without a calibration counts its own
+confidence clipped to [0, 1].
+
+The masks of attributes with regions are the regions' shapes (grown by the margins here); the others keep
+the model's map, weighted by the full-resolution prior (`report.EvidenceReport`). `mode="paper"` turns all
+of this off: presence is the classifier's, masks are its prior-weighted maps at map resolution, as
+PrivObfNet does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..attributes import Vocabulary
+from .links import linked_kinds
+from .regions import Region
+
+FUSION_MODES = ("evidence", "paper")
+
+
+@lru_cache(maxsize=1)
+def _calibration_document() -> dict[str, Any]:
+    text = resources.files("privobf.evidence").joinpath("calibration.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def shipped_calibration() -> dict[str, tuple[tuple[float, float], ...]]:
+    """provider -> ((minimum confidence, precision), ...) ascending, from the packaged calibration.json."""
+    return {name: tuple((float(step[0]), float(step[1])) for step in entry["steps"])
+            for name, entry in _calibration_document()["providers"].items()}
+
+
+def calibrated_shape(name: str, fallback: Any) -> Any:
+    """A shape setting (face_grow, ...) chosen by benchmarks/calibrate_evidence.py, else `fallback`."""
+    return _calibration_document().get("shapes", {}).get(name, fallback)
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How detector evidence and the model combine (module docstring). Margins are measured choices,
+    documented in docs/design-decisions.md (§ Evidence fusion) with the calibration runs behind them."""
+
+    mode: str = "evidence"
+    # A face mask is the detector box grown this much, drawn as an ellipse inscribed in it or as the box.
+    face_shape: str = field(default_factory=lambda: calibrated_shape("face_shape", "ellipse"))
+    face_grow: float = field(default_factory=lambda: calibrated_shape("face_grow", 1.35))
+    plate_grow: float = field(default_factory=lambda: calibrated_shape("plate_grow", 1.2))  # the frame, the screws
+    text_grow: float = 1.0
+    nudity_grow: float = 1.1
+    # Silhouettes dilated by this share of the image diagonal (hair, edges the segmenter leaves out).
+    person_margin: float = field(default_factory=lambda: calibrated_shape("person_margin", 0.004))
+    calibration: Mapping[str, Sequence[tuple[float, float]]] | None = None  # None: the shipped one
+
+    def __post_init__(self) -> None:
+        if self.mode not in FUSION_MODES:
+            raise ValueError(f"unknown fusion {self.mode!r}; choose one of {', '.join(FUSION_MODES)}")
+        if self.face_shape not in ("ellipse", "box"):
+            raise ValueError(f"face_shape must be 'ellipse' or 'box', got {self.face_shape!r}")
+        for name in ("face_grow", "plate_grow", "text_grow", "nudity_grow"):
+            if not 0.5 <= getattr(self, name) <= 4.0:
+                raise ValueError(f"{name} must be within [0.5, 4], got {getattr(self, name)}")
+
+    @property
+    def paper(self) -> bool:
+        return self.mode == "paper"
+
+    def grow(self) -> dict[str, float]:
+        return {"face": self.face_grow, "plate": self.plate_grow, "text": self.text_grow, "nudity": self.nudity_grow}
+
+    def shapes(self) -> dict[str, str]:
+        return {"face": self.face_shape}
+
+    def margins(self, size: tuple[int, int]) -> dict[str, int]:
+        return {"person": int(round(self.person_margin * float(np.hypot(*size))))}
+
+    def precision(self, region: Region) -> float:
+        """How likely a region of this provider at this confidence is a real instance."""
+        steps = (self.calibration if self.calibration is not None else shipped_calibration()).get(region.provider)
+        if steps is None:
+            return float(np.clip(region.confidence, 0.0, 1.0))
+        chosen = 0.0
+        for low, precision in steps:
+            if region.confidence >= low:
+                chosen = precision
+        return chosen
+
+    def describe(self) -> dict[str, Any]:
+        return {"mode": self.mode, "face_shape": self.face_shape, "face_grow": self.face_grow,
+                "plate_grow": self.plate_grow, "person_margin": self.person_margin}
+
+
+@dataclass
+class Fused:
+    """One image's fusion: fused probabilities, the detector evidence behind them, and each attribute's
+    supporting regions (indices into the image's region list)."""
+
+    probabilities: np.ndarray  # float32 [K]
+    model_probabilities: np.ndarray  # float32 [K], the classifier's
+    evidence: np.ndarray  # float32 [K], e_k (0 where no linked region)
+    supports: dict[str, list[int]] = field(default_factory=dict)
+
+
+def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig) -> Fused:
+    """The rule of the module docstring for one image."""
+    model = np.asarray(probabilities, dtype=np.float32)
+    evidence = np.zeros_like(model)
+    supports: dict[str, list[int]] = {}
+    if config.paper:
+        return Fused(model.copy(), model, evidence, supports)
+    for attribute in vocabulary:
+        kinds = linked_kinds(attribute)
+        if not kinds or attribute.id == "a0_safe":
+            continue
+        linked = [index for index, region in enumerate(regions) if region.kind in kinds]
+        if not linked:
+            continue
+        supports[attribute.id] = linked
+        evidence[attribute.index] = max(config.precision(regions[index]) for index in linked)
+    fused = 1.0 - (1.0 - model) * (1.0 - evidence)
+    if "a0_safe" in vocabulary:  # a photo with a real face is not safe, whatever the classifier thought
+        safe = vocabulary.index("a0_safe")
+        fused[safe] = model[safe] * float(np.prod(1.0 - evidence[np.arange(len(model)) != safe]))
+    return Fused(fused.astype(np.float32), model, evidence, supports)

@@ -1,0 +1,134 @@
+"""`EvidenceReport`: a report whose presence and masks follow detector evidence (`fusion`).
+
+Everything that hides or draws (obfuscation, previews, the web page, mask-only output) asks the report
+for `mask(id)` / `soft_mask(id)`, so this is the one place the evidence mode changes what is hidden:
+
+* an attribute with supporting regions: the union of their shapes at image resolution (face ellipses,
+  plate boxes, person silhouettes, each grown by the fusion's margin); the mask threshold does not apply;
+* any other attribute: the model's own map (before prior weighting), upsampled to the image, weighted
+  by its prior at image resolution (the person silhouettes and face ellipses for Human-type attributes,
+  text lines and plates for Text-type ones), renormalised and cut at the mask threshold. This is the
+  paper's weighting (§3.2), done where the detector's shape is still sharp rather than at the map stride;
+* with a segmentation network (`--segmentation`), attributes it knows and no region supports take its maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..report import component_boxes, upsample_map
+from ..segmentation.mask_source import SEGMENTATION, SegmentedReport
+from .fusion import Fused, FusionConfig
+from .regions import Region, union_raster
+
+DETECTOR = "detector"
+MODEL = "model"
+PRIOR_SOURCES = {"human": ("person", "face", "nudity"), "text": ("text", "plate")}
+
+
+@dataclass
+class EvidenceReport(SegmentedReport):
+    regions: list[Region] = field(default_factory=list)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    fused: Fused | None = None
+    raw_maps: np.ndarray | None = None  # float32 [K, h, w] in [0, 1]: the maps before prior weighting
+    prior_of: dict[str, str] = field(default_factory=dict)  # attribute id -> "human" | "text" (weighted ones)
+    priors_available: tuple[str, ...] = ()  # which of "human", "text" some provider computed for this photo
+    prior_floor: float = 0.0
+    _rasters: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
+
+    # --------------------------------------------------------------------------------------- sources
+
+    def supporting(self, attribute_id: str) -> list[Region]:
+        if self.fusion.paper or self.fused is None:
+            return []
+        return [self.regions[index] for index in self.fused.supports.get(attribute_id, [])]
+
+    def mask_source(self, attribute_id: str) -> str:
+        self._index(attribute_id)
+        if self.supporting(attribute_id):
+            return DETECTOR
+        return super().mask_source(attribute_id)
+
+    # --------------------------------------------------------------------------------------- masks
+
+    def soft_mask(self, attribute_id: str) -> np.ndarray:
+        if self.fusion.paper:
+            return super().soft_mask(attribute_id)
+        if self.supporting(attribute_id):
+            return self._region_mask(attribute_id).astype(np.float32)
+        if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
+            return super().soft_mask(attribute_id)
+        return self._weighted_map(attribute_id)
+
+    def mask(self, attribute_id: str, threshold: float | None = None) -> np.ndarray:
+        if self.fusion.paper:
+            return super().mask(attribute_id, threshold)
+        if self.supporting(attribute_id):
+            return self._region_mask(attribute_id).copy()
+        if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
+            return super().mask(attribute_id, threshold)
+        return self._weighted_map(attribute_id) >= (self.mask_threshold if threshold is None else threshold)
+
+    def _region_mask(self, attribute_id: str) -> np.ndarray:
+        key = ("regions", attribute_id)
+        if key not in self._rasters:
+            self._rasters[key] = union_raster(self.supporting(attribute_id), self.image_size, self.fusion.grow(),
+                                              self.fusion.margins(self.image_size), self.fusion.shapes())
+        return self._rasters[key]
+
+    def _weighted_map(self, attribute_id: str) -> np.ndarray:
+        """The model's map at image resolution, times floor + (1 - floor) * prior, renormalised to [0, 1]."""
+        soft = upsample_map(self.raw_maps[self._index(attribute_id)], self.image_size)
+        prior_name = self.prior_of.get(attribute_id)
+        if prior_name is None or prior_name not in self.priors_available:
+            return soft  # un-masked attribute, or no provider computed its prior: the model's map as is
+        prior = self.prior_raster(prior_name)
+        soft *= self.prior_floor + (1.0 - self.prior_floor) * prior
+        peak = float(soft.max())
+        return soft / peak if peak > 1e-5 else soft
+
+    def prior_raster(self, prior_name: str) -> np.ndarray:
+        """float32 [H, W]: the human or text prior at image resolution, drawn from the regions."""
+        key = ("prior", prior_name)
+        if key not in self._rasters:
+            kinds = PRIOR_SOURCES[prior_name]
+            regions = [region for region in self.regions if region.kind in kinds]
+            self._rasters[key] = union_raster(regions, self.image_size, self.fusion.grow(),
+                                              self.fusion.margins(self.image_size), self.fusion.shapes()).astype(np.float32)
+        return self._rasters[key]
+
+    # --------------------------------------------------------------------------------------- telling
+
+    def hidden_regions(self, attribute_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """What a report lists for the attributes a plan hides: each supporting region (source "detector",
+        with its provider and confidence), or each part of the model's mask (source "model", confidence the
+        attribute's probability). Boxes in image pixels; never the pixels or any text."""
+        listed: list[dict[str, Any]] = []
+        for attribute_id in attribute_ids:
+            regions = self.supporting(attribute_id)
+            if regions:
+                listed += [{"attribute": attribute_id, "source": DETECTOR, **region.to_dict()} for region in regions]
+                continue
+            source = SEGMENTATION if super().mask_source(attribute_id) == SEGMENTATION else MODEL
+            listed += [{**entry, "source": source} for entry in super().hidden_regions([attribute_id])]
+        return listed
+
+    def to_dict(self) -> dict[str, Any]:
+        summary = super().to_dict()
+        summary["fusion"] = self.fusion.describe()
+        if self.fused is not None and not self.fusion.paper:
+            summary["evidence"] = {
+                attribute_id: {
+                    "model": round(float(self.fused.model_probabilities[k]), 4),
+                    "detectors": round(float(self.fused.evidence[k]), 4),
+                    "fused": round(float(self.probabilities[k]), 4),
+                }
+                for k, attribute_id in enumerate(self.attribute_ids) if attribute_id in self.fused.supports
+            }
+            summary["regions"] = [region.to_dict() for region in self.regions]
+        return summary
+
