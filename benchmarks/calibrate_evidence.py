@@ -38,7 +38,11 @@ TARGET = REPO / "src" / "privobf" / "evidence" / "calibration.json"
 PROVIDERS = {"centerface": "faces", "mediapipe-face": "faces", "haar-plate": "plates", "mediapipe-person": "people"}
 FACE_SHAPES = tuple((shape, grow) for shape in ("ellipse", "box") for grow in (1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 2.0))
 PLATE_SHAPES = tuple(("box", grow) for grow in (1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.5))
-PERSON_MARGINS = (0.0, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024)
+PERSON_MARGINS = (0.0, 0.002, 0.004, 0.008, 0.016)
+PERSON_FLOORS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+PLATE_FLOORS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+PLATE_TEXT_GROWS = (1.1, 1.2, 1.3, 1.4, 1.5)
+PLATE = "a103_license_plate_complete"
 
 
 def iou(a, b) -> float:
@@ -72,9 +76,14 @@ def precision_steps(outcomes, min_block: int = 10) -> list[list[float]]:
     smoothing never makes a confidence look better than a higher one)."""
     if not outcomes:
         return []
+    tied: dict[float, list[float]] = {}  # detections of equal confidence cannot be told apart: one block
+    for confidence, true in outcomes:
+        entry = tied.setdefault(float(confidence), [0.0, 0.0])
+        entry[0] += float(true)
+        entry[1] += 1.0
     blocks: list[list[float]] = []  # [low confidence, true, count]
-    for confidence, true in sorted(outcomes):
-        blocks.append([confidence, float(true), 1.0])
+    for confidence in sorted(tied):
+        blocks.append([confidence, *tied[confidence]])
         while len(blocks) > 1 and (blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2] or blocks[-2][2] < min_block):
             low, true_a, count_a = blocks[-2]
             _, true_b, count_b = blocks.pop()
@@ -129,31 +138,120 @@ def calibrate_boxes(provider_name: str, photos, shapes, covered_at: float, neede
     }
 
 
-def calibrate_people(photos):
-    outcomes, leaks = [], {margin: [0, 0, 0, 0] for margin in PERSON_MARGINS}  # visible, truth, hidden-out, out
-    for photo, pixels, regions in run("mediapipe-person", photos):
-        truth = photo.mask.astype(bool)
-        height, width = truth.shape
-        for region in regions:
-            inside = region.raster((height, width))
-            outcomes.append((region.confidence, bool(truth[inside].mean() >= 0.5) if inside.any() else False))
-        diagonal = float(np.hypot(height, width))
+def people_regions(photos):
+    """(truth, regions) per people photo: whole-photo silhouettes, faces, and silhouettes around the faces."""
+    from privobf.evidence import regions_from_result
+    from privobf.evidence.people import people_around_faces
+    from privobf.imageio import load_image
+    from privobf.priors import create_provider
+
+    providers = {name: create_provider(name) for name in ("mediapipe-person", "centerface")}
+    for photo in photos:
+        pixels = load_image(photo.path).pixels
+        regions = [region for name, provider in providers.items()
+                   for region in regions_from_result(name, provider.kind, provider(pixels))]
+        regions += people_around_faces(pixels, regions, providers)
+        yield photo.mask.astype(bool), regions
+
+
+def person_outcomes(truth, regions, provider):
+    outcomes = []
+    for region in regions:
+        if region.provider == provider and region.kind == "person":
+            inside = region.raster(truth.shape)
+            outcomes.append((region.confidence, bool(inside.any() and truth[inside].mean() >= 0.5)))
+    return outcomes
+
+
+def calibrate_people(photos, face_steps, face_shape, face_grow):
+    """Precision of both silhouette providers, then the drawing floor and margin of the person mask (the
+    drawn silhouettes and the faces) with the least leak + over-obfuscation on these photos."""
+    from privobf.evidence.fusion import FusionConfig, region_precisions
+
+    found = list(people_regions(photos))
+    steps = {provider: precision_steps([o for truth, regions in found for o in person_outcomes(truth, regions, provider)])
+             for provider in ("mediapipe-person", "mediapipe-person@faces")}
+    config = FusionConfig(calibration={**steps, "centerface": face_steps})
+    scored = [(truth, regions, region_precisions(regions, config)) for truth, regions in found]
+    rates = {}
+    for floor in PERSON_FLOORS:
         for margin in PERSON_MARGINS:
-            hidden = np.zeros_like(truth)
-            for region in regions:
-                hidden |= region.raster((height, width), margin=int(round(margin * diagonal)))
-            tally = leaks[margin]
-            tally[0] += int((truth & ~hidden).sum())
-            tally[1] += int(truth.sum())
-            tally[2] += int((hidden & ~truth).sum())
-            tally[3] += int((~truth).sum())
-    rates = {m: (v[0] / max(v[1], 1), v[2] / max(v[3], 1)) for m, v in leaks.items()}
-    allowed = [m for m, (_, over) in rates.items() if over <= 0.04] or [PERSON_MARGINS[0]]
-    chosen = min(allowed, key=lambda m: rates[m][0])
-    return {
-        "steps": precision_steps(outcomes), "detections": len(outcomes), "true": int(sum(t for _, t in outcomes)),
-        "leak_over_by_margin": {str(m): [round(a, 4), round(b, 4)] for m, (a, b) in rates.items()},
-        "chosen_margin": chosen,
+            visible = total = hidden_out = outside = 0
+            for truth, regions, precisions in scored:
+                size = truth.shape
+                pixels_margin = int(round(margin * float(np.hypot(*size))))
+                hidden = np.zeros(size, bool)
+                for region, precision in zip(regions, precisions):
+                    if region.kind == "face":
+                        hidden |= region.raster(size, face_grow, shape=face_shape)
+                    elif region.kind == "person" and precision >= floor:
+                        hidden |= region.raster(size, margin=pixels_margin)
+                visible += int((truth & ~hidden).sum())
+                total += int(truth.sum())
+                hidden_out += int((hidden & ~truth).sum())
+                outside += int((~truth).sum())
+            rates[(floor, margin)] = (visible / max(total, 1), hidden_out / max(outside, 1))
+    floor, margin = min(rates, key=lambda option: sum(rates[option]))
+    return steps, {
+        "leak_over_by_floor_and_margin": {f"{f} {m}": [round(a, 4), round(b, 4)] for (f, m), (a, b) in rates.items()},
+        "chosen_floor": floor, "chosen_margin": margin,
+        "detections": {provider: len([1 for truth, regions in found for r in regions if r.provider == provider])
+                       for provider in steps},
+    }
+
+
+def calibrate_plates(photos, haar_steps):
+    """Plate regions from the cascade and from plate-shaped text lines: the text candidates' precision (a
+    candidate is real when its centre lies in a labelled plate box), then the text grow and drawing floor
+    with the least leak + hidden-outside share among those covering >= 95 % of plates on >= 50 %."""
+    from privobf.evidence import fuse, regions_from_result
+    from privobf.evidence.fusion import FusionConfig
+    from privobf.evidence.plates import SUFFIX, plates_from_text
+    from privobf.attributes import vocabulary_from_ids
+    from privobf.imageio import load_image
+    from privobf.priors import create_provider
+
+    providers = {name: create_provider(name) for name in ("haar-plate", "rapidocr")}
+    found = []
+    for photo in photos:
+        pixels = load_image(photo.path).pixels
+        regions = [region for name, provider in providers.items()
+                   for region in regions_from_result(name, provider.kind, provider(pixels))]
+        regions += plates_from_text(regions, pixels.shape[:2])
+        found.append((photo, pixels.shape[:2], regions))
+    candidate = "rapidocr" + SUFFIX
+    outcomes = []
+    for photo, _size, regions in found:
+        for region in regions:
+            if region.provider == candidate:
+                cx, cy = (region.box[0] + region.box[2]) / 2, (region.box[1] + region.box[3]) / 2
+                outcomes.append((region.confidence, any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in photo.boxes)))
+    steps = precision_steps(outcomes)
+    vocabulary = vocabulary_from_ids(["a0_safe", PLATE])
+    rates = {}
+    for grow in PLATE_TEXT_GROWS:
+        for floor in PLATE_FLOORS:
+            config = FusionConfig(calibration={"haar-plate": haar_steps, candidate: steps}, plate_text_grow=grow,
+                                  draw_floor={"plate": floor})
+            visible = total = hidden_out = pixels_all = 0
+            covered = []
+            for photo, size, regions in found:
+                fused = fuse(np.array([0.5, 0.5], np.float32), regions, vocabulary, config)
+                hidden = config.draw([regions[k] for k in fused.drawn.get(PLATE, [])], size)
+                truth = boxes_mask(photo.boxes, *size)
+                visible += int((truth & ~hidden).sum())
+                total += int(truth.sum())
+                hidden_out += int((hidden & ~truth).sum())
+                pixels_all += truth.size
+                covered += [(box_coverage(hidden, box) or 0.0) >= 0.5 for box in photo.boxes]
+            rates[(grow, floor)] = (visible / max(total, 1), hidden_out / max(pixels_all, 1),
+                                    float(np.mean(covered)) if covered else 0.0)
+    allowed = [option for option, (_, _, share) in rates.items() if share >= 0.95] or list(rates)
+    grow, floor = min(allowed, key=lambda option: rates[option][0] + rates[option][1])
+    return steps, {
+        "candidates": len(outcomes),
+        "leak_outside_covered_by_text_grow_and_floor": {f"{g} {f}": [round(v, 4) for v in r] for (g, f), r in rates.items()},
+        "chosen_text_grow": grow, "chosen_floor": floor,
     }
 
 
@@ -168,17 +266,26 @@ def main() -> int:
     providers["centerface"] = calibrate_boxes("centerface", photos["faces"], FACE_SHAPES, 0.9, 0.95)
     providers["mediapipe-face"] = calibrate_boxes("mediapipe-face", photos["faces"], FACE_SHAPES, 0.9, 0.95)
     providers["haar-plate"] = calibrate_boxes("haar-plate", photos["plates"], PLATE_SHAPES, 0.9, 0.97)
-    providers["mediapipe-person"] = calibrate_people(photos["people"])
+    face = providers["centerface"]
+    person_steps, people = calibrate_people(photos["people"], face["steps"], *face["chosen"])
+    for provider, steps in person_steps.items():
+        providers[provider] = {"steps": steps, "detections": people["detections"][provider]}
+    text_steps, plates = calibrate_plates(photos["plates"], providers["haar-plate"]["steps"])
+    providers["rapidocr@plate-shaped"] = {"steps": text_steps, "detections": plates["candidates"]}
     document = {
         "command": "python benchmarks/calibrate_evidence.py",
         "data": {task: f"{len(found)} calibration photos ({'dlib training.xml + roboflow valid' if task == 'faces' else 'PrivMini train'})"
                  for task, found in photos.items()},
         "shapes": {
-            "face_shape": providers["centerface"]["chosen"][0],
-            "face_grow": providers["centerface"]["chosen"][1],
+            "face_shape": face["chosen"][0],
+            "face_grow": face["chosen"][1],
             "plate_grow": providers["haar-plate"]["chosen"][1],
-            "person_margin": providers["mediapipe-person"]["chosen_margin"],
+            "person_margin": people["chosen_margin"],
+            "plate_text_grow": plates["chosen_text_grow"],
+            "draw_floor": {"person": people["chosen_floor"], "plate": plates["chosen_floor"]},
         },
+        "people": people,
+        "plates": plates,
         "providers": providers,
         "seconds": round(time.time() - started, 1),
     }

@@ -81,6 +81,62 @@ def test_person_silhouettes_are_connected_parts_with_their_mean_confidence():
     assert found[0].raster((100, 100)).sum() == 600 and found[0].raster((100, 100), margin=2).sum() > 600
 
 
+def test_plate_shaped_text_lines_are_plate_evidence_drawn_instead_of_a_loose_cascade_box():
+    from privobf.evidence.plates import plates_from_text, superseded
+
+    size = (400, 600)
+    line = Region("text", "rapidocr", (100.0, 200.0, 180.0, 225.0), 1.0, "polygon",
+                  polygon=np.array([[100.0, 200.0], [180.0, 200.0], [180.0, 225.0], [100.0, 225.0]]))
+    heading = Region("text", "rapidocr", (10.0, 10.0, 590.0, 80.0), 1.0)  # 10 % of the photo: a sign
+    tall = Region("text", "rapidocr", (300.0, 100.0, 320.0, 200.0), 1.0)  # not a plate's proportions
+    (plate,) = plates_from_text([line, heading, tall], size)
+    assert (plate.kind, plate.provider, plate.box, plate.shape) == ("plate", "rapidocr@plate-shaped", line.box, "box")
+    cascade = Region("plate", "haar-plate", (80.0, 190.0, 210.0, 240.0), 2.5)
+    elsewhere = Region("plate", "haar-plate", (400.0, 300.0, 480.0, 330.0), 2.5)
+    assert superseded(cascade, [cascade, plate]) and not superseded(elsewhere, [elsewhere, plate])
+    vocabulary = vocabulary_from_ids(["a0_safe", "a103_license_plate_complete"])
+    config = FusionConfig(calibration={"haar-plate": [(0.0, 0.9)], "rapidocr@plate-shaped": [(0.0, 0.6)]},
+                          draw_floor={"plate": 0.4})
+    regions = [line, cascade, elsewhere, plate]
+    fused = fuse(np.array([0.5, 0.1], np.float32), regions, vocabulary, config)
+    assert [regions[k] for k in fused.drawn["a103_license_plate_complete"]] == [elsewhere, plate]
+    weak = FusionConfig(calibration={"haar-plate": [(0.0, 0.9)], "rapidocr@plate-shaped": [(0.0, 0.3)]},
+                        draw_floor={"plate": 0.4})
+    fused = fuse(np.array([0.5, 0.1], np.float32), regions, vocabulary, weak)  # below the floor: evidence, not drawn
+    assert [regions[k] for k in fused.drawn["a103_license_plate_complete"]] == [elsewhere]
+    assert fused.evidence[1] == pytest.approx(0.9)
+
+
+def test_a_silhouette_with_a_face_on_it_counts_with_the_faces_precision():
+    from privobf.evidence.fusion import region_precisions
+    from privobf.evidence.people import contains_a_face, people_around_faces
+
+    soft = np.zeros((100, 100), np.float32)
+    soft[20:90, 30:60] = 0.6
+    (body,) = silhouettes("seg", soft, 0.5, 0.001)
+    face = Region("face", "cf", (38.0, 22.0, 52.0, 38.0), 0.95, "ellipse")
+    away = Region("face", "cf", (70.0, 5.0, 80.0, 15.0), 0.95, "ellipse")
+    assert contains_a_face(body, [face]) and not contains_a_face(body, [away])
+    config = FusionConfig(calibration={"seg": [(0.5, 0.1)], "cf": [(0.5, 0.97)]})
+    assert region_precisions([body, face], config) == pytest.approx([0.97, 0.97])
+    assert region_precisions([body, away], config) == pytest.approx([0.1, 0.97])
+
+    class Segmenter:
+        kind = "person"
+
+        def __init__(self):
+            self.calls = []
+
+        def segment_around(self, image, faces):
+            self.calls.append(list(faces))
+            return soft
+
+    segmenter = Segmenter()
+    found = people_around_faces(np.zeros((100, 100, 3), np.uint8), [face, body], {"seg": segmenter})
+    assert segmenter.calls == [[face.box]] and [r.provider for r in found] == ["seg@faces"]
+    assert people_around_faces(np.zeros((100, 100, 3), np.uint8), [body], {"seg": segmenter}) == []
+
+
 # ----------------------------------------------------------------------------------------------- fusion
 
 

@@ -23,6 +23,8 @@ from .attributes import UserProfiles, vispr_profiles, vocabulary_from_ids
 from .attributes.vocabulary import MaskType
 from .data.batching import image_to_tensor
 from .evidence import FusionConfig, Region, fuse, regions_from_result
+from .evidence.people import people_around_faces
+from .evidence.plates import plates_from_text
 from .models.config import InferenceConfig
 from .models.loading import load_image_model
 from .models.privobfnet import ImageModel
@@ -291,6 +293,8 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
     shrunk = {key: _shrunk(value) for key, value in maps.for_model().items()}
     kinds = {name: provider.kind for name, provider in prior_set.providers.items()}
     regions = [region for name, result in maps.results.items() for region in regions_from_result(name, kinds[name], result)]
+    regions += people_around_faces(pixels, regions, prior_set.providers)
+    regions += plates_from_text(regions, pixels.shape[:2])
     return ImagePriors(shrunk, prior_summary(maps, prior_set), notes, regions)
 
 

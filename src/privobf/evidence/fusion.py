@@ -7,12 +7,15 @@ For attribute k with model probability p_k and linked regions r (`links.linked_k
 
 so a face CenterFace finds at 0.9 (precision ~0.95 on the calibration photos) is present whatever the
 classifier says, a photo where no detector fires keeps the classifier's probability unchanged, and two
-weak sources add up. `precision` is a step function per provider, measured on calibration data only
+weak sources add up. A person silhouette on which a detected face lies counts with that face's precision
+(the face says it is a person, not a shadow or a coat on a chair). `precision` is a step function per provider, measured on calibration data only
 (`benchmarks/calibrate_evidence.py`, resource `calibration.json`): the share of its detections at or above
 each confidence that match a human-labelled instance. A provider without a calibration counts its own
 confidence clipped to [0, 1].
 
-The masks of attributes with regions are the regions' shapes (grown by the margins here); the others keep
+The masks of attributes with regions are the shapes of those regions whose precision reaches the kind's
+drawing floor (`draw_floor`: below it a region is weak evidence, not a place to black out), grown by the
+margins here; the others keep
 the model's map, weighted by the full-resolution prior (`report.EvidenceReport`). `mode="paper"` turns all
 of this off: presence is the classifier's, masks are its prior-weighted maps at map resolution, as
 PrivObfNet does.
@@ -30,6 +33,8 @@ import numpy as np
 
 from ..attributes import Vocabulary
 from .links import linked_kinds
+from .plates import SUFFIX as PLATE_TEXT_SUFFIX
+from .plates import superseded
 from .regions import Region
 
 FUSION_MODES = ("evidence", "paper")
@@ -62,10 +67,14 @@ class FusionConfig:
     face_shape: str = field(default_factory=lambda: calibrated_shape("face_shape", "ellipse"))
     face_grow: float = field(default_factory=lambda: calibrated_shape("face_grow", 1.35))
     plate_grow: float = field(default_factory=lambda: calibrated_shape("plate_grow", 1.2))  # the frame, the screws
+    # A plate-shaped text line is drawn as its box grown this much (privobf.evidence.plates).
+    plate_text_grow: float = field(default_factory=lambda: calibrated_shape("plate_text_grow", 1.3))
     text_grow: float = 1.0
     nudity_grow: float = 1.1
     # Silhouettes dilated by this share of the image diagonal (hair, edges the segmenter leaves out).
     person_margin: float = field(default_factory=lambda: calibrated_shape("person_margin", 0.004))
+    # Regions less precise than this (per kind) are evidence but are not drawn into masks.
+    draw_floor: Mapping[str, float] = field(default_factory=lambda: calibrated_shape("draw_floor", {}))
     calibration: Mapping[str, Sequence[tuple[float, float]]] | None = None  # None: the shipped one
 
     def __post_init__(self) -> None:
@@ -73,7 +82,7 @@ class FusionConfig:
             raise ValueError(f"unknown fusion {self.mode!r}; choose one of {', '.join(FUSION_MODES)}")
         if self.face_shape not in ("ellipse", "box"):
             raise ValueError(f"face_shape must be 'ellipse' or 'box', got {self.face_shape!r}")
-        for name in ("face_grow", "plate_grow", "text_grow", "nudity_grow"):
+        for name in ("face_grow", "plate_grow", "plate_text_grow", "text_grow", "nudity_grow"):
             if not 0.5 <= getattr(self, name) <= 4.0:
                 raise ValueError(f"{name} must be within [0.5, 4], got {getattr(self, name)}")
 
@@ -81,14 +90,27 @@ class FusionConfig:
     def paper(self) -> bool:
         return self.mode == "paper"
 
-    def grow(self) -> dict[str, float]:
-        return {"face": self.face_grow, "plate": self.plate_grow, "text": self.text_grow, "nudity": self.nudity_grow}
+    def grow(self, region: Region) -> float:
+        """How much a box-shaped region is grown when drawn (about its centre)."""
+        if region.provider.endswith(PLATE_TEXT_SUFFIX):
+            return self.plate_text_grow
+        return {"face": self.face_grow, "plate": self.plate_grow, "text": self.text_grow,
+                "nudity": self.nudity_grow}.get(region.kind, 1.0)
 
-    def shapes(self) -> dict[str, str]:
-        return {"face": self.face_shape}
+    def shape(self, region: Region) -> str | None:
+        """The shape a box-shaped region is drawn as (None: its own)."""
+        return self.face_shape if region.kind == "face" else None
 
-    def margins(self, size: tuple[int, int]) -> dict[str, int]:
-        return {"person": int(round(self.person_margin * float(np.hypot(*size))))}
+    def margin(self, region: Region, size: tuple[int, int]) -> int:
+        """Pixels a silhouette or polygon is dilated by when drawn."""
+        return int(round(self.person_margin * float(np.hypot(*size)))) if region.kind == "person" else 0
+
+    def draw(self, regions: Sequence[Region], size: tuple[int, int]) -> np.ndarray:
+        """bool [H, W]: the regions drawn with these shapes and margins."""
+        drawn = np.zeros(size, dtype=bool)
+        for region in regions:
+            drawn |= region.raster(size, self.grow(region), self.margin(region, size), self.shape(region))
+        return drawn
 
     def precision(self, region: Region) -> float:
         """How likely a region of this provider at this confidence is a real instance."""
@@ -96,14 +118,15 @@ class FusionConfig:
         if steps is None:
             return float(np.clip(region.confidence, 0.0, 1.0))
         chosen = 0.0
-        for low, precision in steps:
-            if region.confidence >= low:
-                chosen = precision
+        for step in steps:  # (minimum confidence, precision[, detections behind it])
+            if region.confidence >= step[0]:
+                chosen = step[1]
         return chosen
 
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "face_shape": self.face_shape, "face_grow": self.face_grow,
-                "plate_grow": self.plate_grow, "person_margin": self.person_margin}
+                "plate_grow": self.plate_grow, "plate_text_grow": self.plate_text_grow,
+                "person_margin": self.person_margin, "draw_floor": dict(self.draw_floor)}
 
 
 @dataclass
@@ -115,6 +138,8 @@ class Fused:
     model_probabilities: np.ndarray  # float32 [K], the classifier's
     evidence: np.ndarray  # float32 [K], e_k (0 where no linked region)
     supports: dict[str, list[int]] = field(default_factory=dict)
+    precisions: list[float] = field(default_factory=list)  # per region: how likely it is real
+    drawn: dict[str, list[int]] = field(default_factory=dict)  # the supports whose shapes make the mask
 
 
 def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig) -> Fused:
@@ -124,6 +149,8 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
     supports: dict[str, list[int]] = {}
     if config.paper:
         return Fused(model.copy(), model, evidence, supports)
+    precisions = region_precisions(regions, config)
+    drawn: dict[str, list[int]] = {}
     for attribute in vocabulary:
         kinds = linked_kinds(attribute)
         if not kinds or attribute.id == "a0_safe":
@@ -132,9 +159,25 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         if not linked:
             continue
         supports[attribute.id] = linked
-        evidence[attribute.index] = max(config.precision(regions[index]) for index in linked)
+        evidence[attribute.index] = max(precisions[index] for index in linked)
+        drawn[attribute.id] = [k for k in linked if precisions[k] >= config.draw_floor.get(regions[k].kind, 0.0)
+                               and not (regions[k].kind == "plate" and superseded(regions[k], regions))]
     fused = 1.0 - (1.0 - model) * (1.0 - evidence)
     if "a0_safe" in vocabulary:  # a photo with a real face is not safe, whatever the classifier thought
         safe = vocabulary.index("a0_safe")
         fused[safe] = model[safe] * float(np.prod(1.0 - evidence[np.arange(len(model)) != safe]))
-    return Fused(fused.astype(np.float32), model, evidence, supports)
+    return Fused(fused.astype(np.float32), model, evidence, supports, precisions, drawn)
+
+
+def region_precisions(regions: Sequence[Region], config: FusionConfig) -> list[float]:
+    """Each region's calibrated precision; a silhouette a detected face lies on takes the face's if higher."""
+    from .people import contains_a_face
+
+    precisions = [config.precision(region) for region in regions]
+    faces = [(k, region) for k, region in enumerate(regions) if region.kind == "face"]
+    for k, region in enumerate(regions):
+        if region.kind == "person" and faces:
+            confirming = [precisions[j] for j, face in faces if contains_a_face(region, [face])]
+            if confirming:
+                precisions[k] = max(precisions[k], max(confirming))
+    return precisions

@@ -100,16 +100,6 @@ def silhouettes(provider: str, soft_mask: np.ndarray, threshold: float, min_area
     return regions
 
 
-def union_raster(regions: Sequence[Region], size: tuple[int, int], grow: dict[str, float] | None = None,
-                 margin: dict[str, int] | None = None, shapes: dict[str, str] | None = None) -> np.ndarray:
-    """bool [H, W]: every region drawn with its kind's grow factor, margin and (box-shaped kinds) shape."""
-    drawn = np.zeros(size, dtype=bool)
-    for region in regions:
-        drawn |= region.raster(size, (grow or {}).get(region.kind, 1.0), (margin or {}).get(region.kind, 0),
-                               (shapes or {}).get(region.kind))
-    return drawn
-
-
 def _box(box: Sequence[float]) -> Box:
     x0, y0, x1, y1 = (float(v) for v in box)
     return (x0, y0, x1, y1)

@@ -22,7 +22,7 @@ import numpy as np
 from ..report import component_boxes, upsample_map
 from ..segmentation.mask_source import SEGMENTATION, SegmentedReport
 from .fusion import Fused, FusionConfig
-from .regions import Region, union_raster
+from .regions import Region
 
 DETECTOR = "detector"
 MODEL = "model"
@@ -43,9 +43,10 @@ class EvidenceReport(SegmentedReport):
     # --------------------------------------------------------------------------------------- sources
 
     def supporting(self, attribute_id: str) -> list[Region]:
+        """The regions whose shapes make this attribute's mask (linked, and above the drawing floor)."""
         if self.fusion.paper or self.fused is None:
             return []
-        return [self.regions[index] for index in self.fused.supports.get(attribute_id, [])]
+        return [self.regions[index] for index in self.fused.drawn.get(attribute_id, [])]
 
     def mask_source(self, attribute_id: str) -> str:
         self._index(attribute_id)
@@ -76,8 +77,7 @@ class EvidenceReport(SegmentedReport):
     def _region_mask(self, attribute_id: str) -> np.ndarray:
         key = ("regions", attribute_id)
         if key not in self._rasters:
-            self._rasters[key] = union_raster(self.supporting(attribute_id), self.image_size, self.fusion.grow(),
-                                              self.fusion.margins(self.image_size), self.fusion.shapes())
+            self._rasters[key] = self.fusion.draw(self.supporting(attribute_id), self.image_size)
         return self._rasters[key]
 
     def _weighted_map(self, attribute_id: str) -> np.ndarray:
@@ -97,8 +97,7 @@ class EvidenceReport(SegmentedReport):
         if key not in self._rasters:
             kinds = PRIOR_SOURCES[prior_name]
             regions = [region for region in self.regions if region.kind in kinds]
-            self._rasters[key] = union_raster(regions, self.image_size, self.fusion.grow(),
-                                              self.fusion.margins(self.image_size), self.fusion.shapes()).astype(np.float32)
+            self._rasters[key] = self.fusion.draw(regions, self.image_size).astype(np.float32)
         return self._rasters[key]
 
     # --------------------------------------------------------------------------------------- telling

@@ -1,0 +1,44 @@
+"""Plates from text lines: a text detector's line with a plate's proportions is plate evidence of its own.
+
+A Haar cascade trained on one country's plates finds others' poorly and draws loose boxes (on the
+OpenALPR calibration photos its boxes are about twice the plate's area). A text detector finds the
+characters of any plate. A text line shaped like a plate (wider than high by 1.5 to 7 times, at least
+6 pixels high, under 5 % of the photo) becomes a plate region (`<text provider>@plate-shaped`), drawn as
+its box grown by the fusion's `plate_text_grow`; a cascade box with such a line inside is drawn as that
+line instead, since the line is where the plate's characters are.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .regions import Region
+
+SUFFIX = "@plate-shaped"
+ASPECT = (1.5, 7.0)
+MIN_HEIGHT = 6.0
+MAX_AREA = 0.05  # of the photo: a sign or a headline, not a plate
+
+
+def plate_shaped(region: Region, size: tuple[int, int]) -> bool:
+    width, height = region.box[2] - region.box[0], region.box[3] - region.box[1]
+    if height < MIN_HEIGHT:
+        return False
+    return ASPECT[0] <= width / height <= ASPECT[1] and width * height <= MAX_AREA * size[0] * size[1]
+
+
+def plates_from_text(regions: Sequence[Region], size: tuple[int, int]) -> list[Region]:
+    """A plate region for every plate-shaped text line."""
+    return [Region("plate", region.provider + SUFFIX, region.box, region.confidence, "box")
+            for region in regions if region.kind == "text" and plate_shaped(region, size)]
+
+
+def superseded(box_region: Region, regions: Sequence[Region]) -> bool:
+    """Whether a plate box has a plate-shaped text line inside it (whose tighter box is drawn instead)."""
+    x0, y0, x1, y1 = box_region.box
+    for region in regions:
+        if region.kind == "plate" and region.provider.endswith(SUFFIX) and region is not box_region:
+            cx, cy = (region.box[0] + region.box[2]) / 2, (region.box[1] + region.box[3]) / 2
+            if x0 <= cx <= x1 and y0 <= cy <= y1:
+                return True
+    return False
