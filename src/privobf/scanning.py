@@ -293,8 +293,11 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
     shrunk = {key: _shrunk(value) for key, value in maps.for_model().items()}
     kinds = {name: provider.kind for name, provider in prior_set.providers.items()}
     regions = [region for name, result in maps.results.items() for region in regions_from_result(name, kinds[name], result)]
-    regions += people_around_faces(pixels, regions, prior_set.providers)
-    regions += plates_from_text(regions, pixels.shape[:2])
+    wanted = prior_set.evidence_kinds
+    if wanted is None or "person" in wanted:  # a second segmenter pass per face: only when people are evidence
+        regions += people_around_faces(pixels, regions, prior_set.providers)
+    if wanted is None or "plate" in wanted:
+        regions += plates_from_text(regions, pixels.shape[:2])
     return ImagePriors(shrunk, prior_summary(maps, prior_set), notes, regions)
 
 

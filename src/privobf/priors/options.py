@@ -52,7 +52,8 @@ def prior_set_from_arguments(
     names = parse_provider_names(args.prior_providers)
     if hide is None or vocabulary is None or getattr(args, "fusion", "evidence") != "evidence":
         return PriorSet(names, cache=cache)
-    from ..evidence.links import providers_for
+    from ..evidence.links import linked_kinds, providers_for
 
     reasons = providers_for(hide, vocabulary, {name: provider_kind(name) for name in names})
-    return PriorSet([name for name in names if name in reasons], cache=cache, reasons=reasons)
+    evidence = {kind for attribute_id in hide for kind in linked_kinds(vocabulary[attribute_id])}
+    return PriorSet([name for name in names if name in reasons], cache=cache, reasons=reasons, evidence_kinds=evidence)

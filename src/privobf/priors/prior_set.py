@@ -57,6 +57,7 @@ class PriorSet:
         options: Mapping[str, Mapping[str, Any]] | None = None,
         strict: bool = False,
         reasons: Mapping[str, Sequence[str]] | None = None,
+        evidence_kinds: Sequence[str] | None = None,
     ):
         self.requested = [p if isinstance(p, str) else p.name for p in providers]
         self._given = {p.name: p for p in providers if not isinstance(p, str)}
@@ -64,6 +65,8 @@ class PriorSet:
         self.cache = PriorCache(cache) if isinstance(cache, (str, Path)) else cache
         self.strict = strict
         self.reasons = {name: list(why) for name, why in (reasons or {}).items()}  # provider -> what it runs for
+        # Kinds of region a plan needs as evidence (None: all); others are computed only as priors.
+        self.evidence_kinds = None if evidence_kinds is None else frozenset(evidence_kinds)
         self._providers: dict[str, PriorProvider] | None = None
         self.unavailable: dict[str, str] = {}
 
