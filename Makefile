@@ -42,7 +42,7 @@ bench-compare: $(STAMP)
 # What `privobf obfuscate --hide face|people|plates` leaves visible on photos with human ground truth, next to
 # the single detectors it runs (issue 17); add ARGS="--limit 4" etc. for a quick run.
 bench-protect: $(STAMP)
-	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/protect.py $(ARGS)
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/protect.py --with-centerface-alone $(ARGS)
 
 # Everything docs/performance.md quotes; the 10,000-photo memory run with priors alone takes ~50 minutes on 2 cores.
 bench-all: bench bench-compare

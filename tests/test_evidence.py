@@ -229,6 +229,20 @@ def test_unlinked_attributes_are_weighted_by_the_prior_at_image_resolution(tiny_
         assert not report.mask(attribute_id, threshold=0.0 + 1e-6)[~inside].any()
 
 
+def test_priors_given_as_arrays_weight_the_maps_like_detected_ones():
+    """`scan(image, priors=...)` (the API, evaluation with simulated priors): no region, the array is the prior.
+    The embedded model on scikit-image's `page`, whose text maps are strong (a tiny model's may be all zero)."""
+    from skimage import data
+
+    image = np.stack([data.page()] * 3, axis=-1)
+    text = np.zeros(image.shape[:2], np.float32)
+    text[50:150, 50:300] = 1.0
+    report = Scanner(fusion=_uncalibrated()).scan(image, {"human": None, "text": text})
+    for attribute_id in ("a19_name_full", "a74_address_current_complete", "a82_date_time"):
+        mask = report.mask(attribute_id, threshold=1e-6)
+        assert mask.any() and not mask[text == 0].any(), attribute_id
+
+
 def test_evidence_raises_the_privacy_score(tiny_model):
     image = _photo(4)
     without = Scanner(tiny_model, prior_set=PriorSet([FakeFaces(boxes=())]), fusion=_uncalibrated()).scan(image)

@@ -257,7 +257,10 @@ class Scanner:
         from .evidence.report import EvidenceReport
 
         available = tuple(name for name in ("human", "text") if prepared.record.get(name) in ("computed", "given"))
+        given = {name: prepared.maps[name] for name in available
+                 if prepared.record.get(name) == "given" and prepared.maps and prepared.maps.get(name) is not None}
         return EvidenceReport(
+            given_priors=given,
             **values, regions=list(prepared.regions), fusion=self.fusion, fused=fused, raw_maps=raw["raw_maps"],
             prior_of=self._prior_of(), priors_available=available, prior_floor=float(self.model.config.prior_floor),
         )

@@ -37,6 +37,7 @@ class EvidenceReport(SegmentedReport):
     raw_maps: np.ndarray | None = None  # float32 [K, h, w] in [0, 1]: the maps before prior weighting
     prior_of: dict[str, str] = field(default_factory=dict)  # attribute id -> "human" | "text" (weighted ones)
     priors_available: tuple[str, ...] = ()  # which of "human", "text" some provider computed for this photo
+    given_priors: dict[str, np.ndarray] = field(default_factory=dict)  # priors the caller passed as arrays
     prior_floor: float = 0.0
     _rasters: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -92,12 +93,17 @@ class EvidenceReport(SegmentedReport):
         return soft / peak if peak > 1e-5 else soft
 
     def prior_raster(self, prior_name: str) -> np.ndarray:
-        """float32 [H, W]: the human or text prior at image resolution, drawn from the regions."""
+        """float32 [H, W]: the human or text prior at image resolution, drawn from the regions (and, where the
+        caller gave the prior as an array, the most of both)."""
         key = ("prior", prior_name)
         if key not in self._rasters:
             kinds = PRIOR_SOURCES[prior_name]
             regions = [region for region in self.regions if region.kind in kinds]
-            self._rasters[key] = self.fusion.draw(regions, self.image_size).astype(np.float32)
+            drawn = self.fusion.draw(regions, self.image_size).astype(np.float32)
+            given = self.given_priors.get(prior_name)
+            if given is not None:
+                drawn = np.maximum(drawn, np.clip(upsample_map(np.asarray(given, np.float32), self.image_size), 0, 1))
+            self._rasters[key] = drawn
         return self._rasters[key]
 
     # --------------------------------------------------------------------------------------- telling
