@@ -70,7 +70,6 @@ FACE_SOURCES = {
 }
 BASELINES = {"deface": "faces", "centerface": "faces", "mediapipe": "people", "haar": "plates"}
 DEFAULT_TOOLS = ("privobf", "deface", "mediapipe", "haar")
-_EXIF_ORIENTATION = 274
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the upright photo, x1 / y1 exclusive
 
@@ -192,17 +191,9 @@ class Photo:
 
 def upright_size(path: Path) -> tuple[int, int] | str:
     """(width, height) from the header when the photo needs no EXIF rotation, else the reason not to use it."""
-    from PIL import Image, UnidentifiedImageError
+    from privobf.data.openalpr import upright_image_size
 
-    try:
-        with Image.open(path) as image:
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-            size = image.size
-    except (OSError, UnidentifiedImageError):
-        return "unreadable image"
-    if orientation not in (1, None):
-        return f"EXIF orientation {orientation} (boxes may refer to the stored pixels)"
-    return size
+    return upright_image_size(path)
 
 
 def _number(value: str | None) -> float:

@@ -187,6 +187,18 @@ def test_a_face_the_classifier_misses_but_a_detector_finds_is_hidden_in_its_shap
                         "box": list(FACE_BOX), "confidence": 0.95, "shape": "ellipse"}]
 
 
+def test_a_report_for_a_smaller_preview_scales_its_regions(tiny_model):
+    """The web page draws its overlay on the photo shrunk to 1024 pixels: the regions must shrink with it."""
+    image = _photo(9, (192, 256))
+    report = Scanner(tiny_model, prior_set=PriorSet([FakeFaces(boxes=[(80.0, 40.0, 160.0, 140.0)])]),
+                     fusion=_uncalibrated()).scan(image)
+    full = report.mask(FACE)
+    half = report.at_size((96, 128))
+    assert half.mask(FACE).shape == (96, 128) and report.mask(FACE).shape == (192, 256)  # the original unchanged
+    shrunk = np.asarray(Image.fromarray(full.astype(np.uint8) * 255).resize((128, 96), Image.NEAREST)) > 0
+    assert (half.mask(FACE) != shrunk).mean() < 0.01
+
+
 def test_a_photo_where_no_detector_fires_and_the_classifier_is_below_threshold_hides_nothing(tiny_model):
     image = _photo(1)
     scanner = Scanner(tiny_model, prior_set=PriorSet([FakeFaces(boxes=())]), fusion=_uncalibrated())

@@ -68,6 +68,13 @@ class PrivacyReport:
             region |= self.mask(attribute_id, threshold)
         return region
 
+    def at_size(self, size: tuple[int, int]) -> "PrivacyReport":
+        """The same report for the photo resized to `size` (H, W), e.g. a preview: maps are stored at map
+        resolution, so only the size changes."""
+        import dataclasses
+
+        return dataclasses.replace(self, image_size=(int(size[0]), int(size[1])))
+
     def hidden_regions(self, attribute_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Each connected part of the masks of `attribute_ids`: attribute, source ("model": the classifier's
         map), box [x0, y0, x1, y1] in image pixels, confidence (the attribute's probability). Never pixels."""

@@ -222,8 +222,10 @@ class Scanner:
             # Evidence raised an attribute the classifier doubted: a detected face counts like a predicted one,
             # so the score is at least what the profiles give the fused attributes (VISPR's max pooling).
             derived = self.profiles.scores(fused.probabilities, "max")
-            profile_scores = np.maximum(profile_scores, derived).astype(np.float32)
-            notes.append("privacy score raised by detector evidence (at least the profiles' score of the fused attributes)")
+            if (derived > profile_scores).any():
+                profile_scores = np.maximum(profile_scores, derived).astype(np.float32)
+                notes.append("privacy score raised by detector evidence (at least the profiles' score of the fused "
+                             "attributes)")
         if self.profile is None:
             score = float(np.mean(profile_scores))
         else:

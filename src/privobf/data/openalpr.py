@@ -106,8 +106,9 @@ def box_mask(boxes: list[Box], height: int, width: int) -> np.ndarray:
     return mask
 
 
-def _image_size(path: Path) -> tuple[int, int] | str:
-    """Upright (width, height) from the header only, or the reason it cannot be used."""
+def upright_image_size(path: Path) -> tuple[int, int] | str:
+    """(width, height) from the header only, or the reason it cannot be used: an EXIF-rotated photo's boxes
+    (given in stored pixels by most labelling tools) would not match the upright pixels privobf reads."""
     try:
         with Image.open(path) as image:
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
@@ -115,7 +116,7 @@ def _image_size(path: Path) -> tuple[int, int] | str:
     except (OSError, UnidentifiedImageError):
         return "unreadable image"
     if orientation not in (1, None):
-        return "EXIF-rotated image (boxes would not match)"
+        return f"EXIF orientation {orientation} (boxes would refer to the stored pixels)"
     return size
 
 
@@ -162,7 +163,7 @@ class OpenAlprDataset(Dataset):
         if not path.is_file():
             self.skips.add("image missing", where)
             return None
-        size = _image_size(path)
+        size = upright_image_size(path)
         if isinstance(size, str):
             self.skips.add(size, where)
             return None

@@ -1,6 +1,6 @@
 """Which detector evidence speaks for which attribute, and which providers a protection plan needs.
 
-The table (design decision, docs/design-decisions.md (§ Evidence fusion)):
+The table (design decision 27, docs/design-decisions.md § Evidence fusion):
 
 | attributes | evidence kinds | why |
 |---|---|---|

@@ -52,6 +52,18 @@ class Region:
             drawn = cv2.dilate(drawn.astype(np.uint8), kernel) > 0
         return drawn
 
+    def scaled(self, factor_y: float, factor_x: float) -> "Region":
+        """The region on the photo resized by these factors (a preview of it)."""
+        box = (self.box[0] * factor_x, self.box[1] * factor_y, self.box[2] * factor_x, self.box[3] * factor_y)
+        polygon = None if self.polygon is None else self.polygon * np.array([factor_x, factor_y])
+        mask, origin = self.mask, self.origin
+        if mask is not None:
+            height = max(1, round(mask.shape[0] * factor_y))
+            width = max(1, round(mask.shape[1] * factor_x))
+            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+            origin = (round(self.origin[0] * factor_x), round(self.origin[1] * factor_y))
+        return Region(self.kind, self.provider, box, self.confidence, self.shape, polygon, mask, origin)
+
     def to_dict(self) -> dict[str, Any]:
         """What a report says of it: never pixels, never recognised text."""
         return {

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..report import component_boxes, upsample_map
+from ..report import upsample_map
 from ..segmentation.mask_source import SEGMENTATION, SegmentedReport
 from .fusion import Fused, FusionConfig
 from .regions import Region
@@ -105,6 +105,15 @@ class EvidenceReport(SegmentedReport):
                 drawn = np.maximum(drawn, np.clip(upsample_map(np.asarray(given, np.float32), self.image_size), 0, 1))
             self._rasters[key] = drawn
         return self._rasters[key]
+
+    def at_size(self, size: tuple[int, int]) -> "EvidenceReport":
+        """The report for the photo resized to `size`: regions scaled with it (their shapes are in pixels),
+        nothing drawn for the old size carried over."""
+        import dataclasses
+
+        factor_y, factor_x = size[0] / self.image_size[0], size[1] / self.image_size[1]
+        return dataclasses.replace(self, image_size=(int(size[0]), int(size[1])), _rasters={},
+                                   regions=[region.scaled(factor_y, factor_x) for region in self.regions])
 
     # --------------------------------------------------------------------------------------- telling
 

@@ -13,7 +13,6 @@ the user's bytes and file name before anything else does.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 import threading
@@ -118,7 +117,7 @@ class Upload:
             if scale < 1.0:
                 size = (max(1, round(width * scale)), max(1, round(height * scale)))
                 pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
-            report = dataclasses.replace(self.report, image_size=(int(pixels.shape[0]), int(pixels.shape[1])))
+            report = self.report.at_size((int(pixels.shape[0]), int(pixels.shape[1])))
             self._preview = (pixels, report)
         return self._preview
 
