@@ -7,6 +7,9 @@ encode code for all three):
 
 - **privobf**: scan + obfuscate with the embedded default model and the default prior detectors, hiding
   what `privobf obfuscate` hides by default (every attribute the model finds, solid fill);
+- **privobf --hide face**: the same with the plan `--hide face`, so only the detectors faces need run
+  (CenterFace and the person segmenter, no OCR) — speed only: PrivMini has no face labels (faces are
+  measured by `make bench-protect`);
 - **deface** 1.5.0 (its registry package): CenterFace at the photo's full resolution, its defaults
   (threshold 0.2, mask scale 1.3, blurred ellipses) — faces only;
 - **OCR redactor**: RapidOCR's default pipeline (detection + recognition, the way an OCR-based redactor
@@ -51,15 +54,21 @@ class Tool:
     protect: Callable[[np.ndarray], np.ndarray]
     region: Callable[[np.ndarray], np.ndarray]
     stages: dict[str, list[float]] = field(default_factory=dict)  # seconds per stage inside `protect`
+    speed_only: bool = False  # no ground truth here for what it protects
 
 
-def privobf_tool() -> Tool:
-    from privobf.priors import PriorSet
-    from privobf.protection import ProtectionPlan
+def privobf_tool(hide: str | None = None) -> Tool:
+    from privobf.priors import DEFAULT_PROVIDERS
+    from privobf.priors.options import prior_set_from_arguments
+    from privobf.protection import ProtectionPlan, resolve_names
     from privobf.scanning import Scanner, compute_priors
 
-    scanner, prior_set = Scanner(), PriorSet()
-    plan = ProtectionPlan(scanner.vocabulary)  # the defaults of `privobf obfuscate`
+    scanner = Scanner()
+    ids = resolve_names(scanner.vocabulary, [hide]) if hide else None
+    # The CLI's own choice of providers for this plan (all of them without --hide).
+    options = argparse.Namespace(priors="on", prior_providers=",".join(DEFAULT_PROVIDERS), fusion="evidence")
+    prior_set = prior_set_from_arguments(options, hide=ids, vocabulary=scanner.vocabulary)
+    plan = ProtectionPlan(scanner.vocabulary, hide=ids)  # the defaults of `privobf obfuscate [--hide ...]`
     stages: dict[str, list[float]] = {}
 
     def scan(pixels: np.ndarray):
@@ -82,6 +91,8 @@ def privobf_tool() -> Tool:
         report = scan(pixels)
         return plan.mask(report, plan.decide(report))
 
+    if hide:
+        return Tool(f"privobf --hide {hide}", f"{hide} only (plan-aware detectors)", protect, region, stages, speed_only=True)
     return Tool("privobf", "every attribute the model finds (VISPR's 68 + person), pixel masks", protect, region, stages)
 
 
@@ -215,7 +226,7 @@ def main() -> int:
         by_source.setdefault(item.extra["source"], []).append(item)
     mixed = [group[i] for i in range(max(map(len, by_source.values()))) for group in by_source.values() if i < len(group)]
 
-    tools = [privobf_tool(), deface_tool(), ocr_redactor_tool()]
+    tools = [privobf_tool(), privobf_tool("face"), deface_tool(), ocr_redactor_tool()]
     speed: dict[str, dict] = {}
     for label, (height, width) in SIZES.items():
         count = args.large_photos if height > 2000 else args.photos
@@ -225,7 +236,7 @@ def main() -> int:
             speed[label][tool.name] = time_file_to_file(tool, files, args.repeats)
             print(label, tool.name, json.dumps(speed[label][tool.name]), flush=True)
     protection = {}
-    for tool in tools:
+    for tool in [tool for tool in tools if not tool.speed_only]:
         protection[tool.name] = {"protects": tool.protects, **leak_rates(tool, items)}
         print(tool.name, json.dumps(protection[tool.name]), flush=True)
     record = {

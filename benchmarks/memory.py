@@ -132,22 +132,22 @@ def main() -> int:
     args = parser.parse_args()
     target = RESULTS / "memory.json"
     record = json.loads(target.read_text()) if target.exists() else {}
+    # Each part records its own machine and date: the parts of this file may come from different runs.
     stamp = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     with tempfile.TemporaryDirectory() as folder:
-        if args.worst_accepted:  # its own machine and date: the other parts may come from another run
+        if args.worst_accepted:
             record["worst_accepted"] = {"command": "python benchmarks/memory.py --worst-accepted", **stamp,
                                         **worst_accepted(Path(folder))}
             print(json.dumps(record["worst_accepted"]), flush=True)
             args.skip_large, args.batch_photos = True, 0
-        else:
-            record.update(stamp)
         if not args.skip_large:
-            record["large_photo"] = {"command": "python benchmarks/memory.py --batch-photos 0", **large_photo(Path(folder))}
+            record["large_photo"] = {"command": "python benchmarks/memory.py --batch-photos 0", **stamp,
+                                     **large_photo(Path(folder))}
             print(json.dumps(record["large_photo"]), flush=True)
         if args.batch_photos:
             key = f"batch_{args.batch_photos}_priors_{args.batch_priors}"
             record[key] = {"command": f"python benchmarks/memory.py --skip-large --batch-photos {args.batch_photos} "
-                                      f"--batch-priors {args.batch_priors}",
+                                      f"--batch-priors {args.batch_priors}", **stamp,
                            **batch(Path(folder), args.batch_photos, args.batch_priors)}
             print(json.dumps(record[key]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -102,9 +102,12 @@ def test_plate_shaped_text_lines_are_plate_evidence_drawn_instead_of_a_loose_cas
     assert [regions[k] for k in fused.drawn["a103_license_plate_complete"]] == [elsewhere, plate]
     weak = FusionConfig(calibration={"haar-plate": [(0.0, 0.9)], "rapidocr@plate-shaped": [(0.0, 0.3)]},
                         draw_floor={"plate": 0.4})
-    fused = fuse(np.array([0.5, 0.1], np.float32), regions, vocabulary, weak)  # below the floor: evidence, not drawn
-    assert [regions[k] for k in fused.drawn["a103_license_plate_complete"]] == [elsewhere]
-    assert fused.evidence[1] == pytest.approx(0.9)
+    fused = fuse(np.array([0.5, 0.1], np.float32), regions, vocabulary, weak)  # inside a cascade box: both agree
+    assert [regions[k] for k in fused.drawn["a103_license_plate_complete"]] == [elsewhere, plate]
+    assert fused.precisions[3] == pytest.approx(1 - 0.7 * 0.1)
+    alone = [line, plate]  # no cascade box: a weak line is evidence, below the floor, and not drawn
+    fused = fuse(np.array([0.5, 0.1], np.float32), alone, vocabulary, weak)
+    assert fused.drawn["a103_license_plate_complete"] == [] and fused.evidence[1] == pytest.approx(0.3)
 
 
 def test_a_silhouette_with_a_face_on_it_counts_with_the_faces_precision():

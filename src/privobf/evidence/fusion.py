@@ -34,7 +34,7 @@ import numpy as np
 from ..attributes import Vocabulary
 from .links import linked_kinds
 from .plates import SUFFIX as PLATE_TEXT_SUFFIX
-from .plates import superseded
+from .plates import is_plate_line, superseded
 from .regions import Region
 
 FUSION_MODES = ("evidence", "paper")
@@ -160,8 +160,9 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
             continue
         supports[attribute.id] = linked
         evidence[attribute.index] = max(precisions[index] for index in linked)
-        drawn[attribute.id] = [k for k in linked if precisions[k] >= config.draw_floor.get(regions[k].kind, 0.0)
-                               and not (regions[k].kind == "plate" and superseded(regions[k], regions))]
+        above = [k for k in linked if precisions[k] >= config.draw_floor.get(regions[k].kind, 0.0)]
+        lines = [regions[k] for k in above if is_plate_line(regions[k])]
+        drawn[attribute.id] = [k for k in above if not (regions[k].kind == "plate" and superseded(regions[k], regions, lines))]
     fused = 1.0 - (1.0 - model) * (1.0 - evidence)
     if "a0_safe" in vocabulary:  # a photo with a real face is not safe, whatever the classifier thought
         safe = vocabulary.index("a0_safe")
@@ -170,14 +171,24 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
 
 
 def region_precisions(regions: Sequence[Region], config: FusionConfig) -> list[float]:
-    """Each region's calibrated precision; a silhouette a detected face lies on takes the face's if higher."""
+    """Each region's calibrated precision, where another detector agrees: a silhouette a detected face lies on
+    takes the face's precision if higher; a plate-shaped text line inside a cascade's plate box is two
+    detectors agreeing on one plate (noisy-OR of both), where alone it is weak (most plate-shaped lines in
+    photos are not plates)."""
     from .people import contains_a_face
+    from .plates import inside_a_box, is_plate_line
 
     precisions = [config.precision(region) for region in regions]
     faces = [(k, region) for k, region in enumerate(regions) if region.kind == "face"]
+    boxes = [(k, region) for k, region in enumerate(regions) if region.kind == "plate" and not is_plate_line(region)]
+    confirmed = list(precisions)
     for k, region in enumerate(regions):
         if region.kind == "person" and faces:
             confirming = [precisions[j] for j, face in faces if contains_a_face(region, [face])]
             if confirming:
-                precisions[k] = max(precisions[k], max(confirming))
-    return precisions
+                confirmed[k] = max(precisions[k], max(confirming))
+        elif is_plate_line(region) and boxes:
+            agreeing = [precisions[j] for j, box in boxes if inside_a_box(region, box)]
+            if agreeing:
+                confirmed[k] = 1.0 - (1.0 - precisions[k]) * (1.0 - max(agreeing))
+    return confirmed

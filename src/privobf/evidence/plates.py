@@ -5,7 +5,9 @@ OpenALPR calibration photos its boxes are about twice the plate's area). A text 
 characters of any plate. A text line shaped like a plate (wider than high by 1.5 to 7 times, at least
 6 pixels high, under 5 % of the photo) becomes a plate region (`<text provider>@plate-shaped`), drawn as
 its box grown by the fusion's `plate_text_grow`; a cascade box with such a line inside is drawn as that
-line instead, since the line is where the plate's characters are.
+line instead, since the line is where the plate's characters are. Alone, such a line is weak evidence (its
+precision is calibrated on photos of every kind: most plate-shaped lines are signs, labels and headings);
+inside a cascade box, the two detectors agree (`fusion.region_precisions`).
 """
 
 from __future__ import annotations
@@ -33,12 +35,20 @@ def plates_from_text(regions: Sequence[Region], size: tuple[int, int]) -> list[R
             for region in regions if region.kind == "text" and plate_shaped(region, size)]
 
 
-def superseded(box_region: Region, regions: Sequence[Region]) -> bool:
-    """Whether a plate box has a plate-shaped text line inside it (whose tighter box is drawn instead)."""
+def is_plate_line(region: Region) -> bool:
+    return region.kind == "plate" and region.provider.endswith(SUFFIX)
+
+
+def inside_a_box(region: Region, box_region: Region) -> bool:
+    """Whether `region`'s centre lies in `box_region`'s box."""
+    cx, cy = (region.box[0] + region.box[2]) / 2, (region.box[1] + region.box[3]) / 2
     x0, y0, x1, y1 = box_region.box
-    for region in regions:
-        if region.kind == "plate" and region.provider.endswith(SUFFIX) and region is not box_region:
-            cx, cy = (region.box[0] + region.box[2]) / 2, (region.box[1] + region.box[3]) / 2
-            if x0 <= cx <= x1 and y0 <= cy <= y1:
-                return True
-    return False
+    return x0 <= cx <= x1 and y0 <= cy <= y1
+
+
+def superseded(box_region: Region, regions: Sequence[Region], drawable: Sequence[Region] | None = None) -> bool:
+    """Whether a plate box has a plate-shaped text line inside it whose tighter box is drawn instead (among
+    `drawable`, when given: a line below the drawing floor replaces nothing)."""
+    candidates = regions if drawable is None else drawable
+    return any(is_plate_line(region) and region is not box_region and inside_a_box(region, box_region)
+               for region in candidates)
