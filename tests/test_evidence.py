@@ -156,6 +156,8 @@ def test_the_rule_is_a_calibrated_noisy_or_of_classifier_and_linked_detectors():
     assert fused.supports == {"x1_person_body": [0], FACE: [0], "a103_license_plate_complete": [1]}
     nothing = fuse(np.array([0.8, 0.3, 0.45, 0.1], np.float32), [], vocabulary, config)
     assert nothing.probabilities.tolist() == pytest.approx([0.8, 0.3, 0.45, 0.1])  # no detector: the classifier's
+    below = Region("face", "cf", FACE_BOX, 0.3, "ellipse")  # under the lowest calibrated confidence
+    assert config.precision(below) == 0.5 and FusionConfig(calibration={}).precision(below) == pytest.approx(0.3)
     paper = fuse(np.array([0.8, 0.3, 0.45, 0.1], np.float32), [face, plate], vocabulary, FusionConfig(mode="paper"))
     assert paper.probabilities.tolist() == pytest.approx([0.8, 0.3, 0.45, 0.1]) and not paper.supports
 

@@ -117,9 +117,11 @@ class FusionConfig:
         steps = (self.calibration if self.calibration is not None else shipped_calibration()).get(region.provider)
         if steps is None:
             return float(np.clip(region.confidence, 0.0, 1.0))
-        chosen = 0.0
-        for step in steps:  # (minimum confidence, precision[, detections behind it])
-            if region.confidence >= step[0]:
+        if not steps:
+            return float(np.clip(region.confidence, 0.0, 1.0))
+        chosen = steps[0][1]  # below the lowest confidence calibrated: like the lowest block (it passed the
+        for step in steps:    # provider's own threshold, so it is evidence, not nothing)
+            if region.confidence >= step[0]:  # step: (minimum confidence, precision[, detections behind it])
                 chosen = step[1]
         return chosen
 
