@@ -48,8 +48,7 @@ class Region:
             crop = self.mask[: max(0, height - y), : max(0, width - x)]
             drawn[y : y + crop.shape[0], x : x + crop.shape[1]] = crop
         if margin > 0 and drawn.any():
-            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-            drawn = cv2.dilate(drawn.astype(np.uint8), kernel) > 0
+            drawn = _dilated(drawn, margin, self.box)
         return drawn
 
     def scaled(self, factor_y: float, factor_x: float) -> "Region":
@@ -110,6 +109,20 @@ def silhouettes(provider: str, soft_mask: np.ndarray, threshold: float, min_area
         regions.append(Region("person", provider, (float(x), float(y), float(x + w), float(y + h)), confidence,
                               "mask", mask=crop, origin=(x, y)))
     return regions
+
+
+def _dilated(drawn: np.ndarray, margin: int, box: Box) -> np.ndarray:
+    """`drawn` grown by a disc of `margin` pixels, computed on the region's box grown by the margin only:
+    a distance transform is linear in the pixels, where a 160-pixel dilation kernel on a 12-megapixel photo
+    took seconds."""
+    height, width = drawn.shape
+    top, left = max(0, int(box[1]) - margin - 1), max(0, int(box[0]) - margin - 1)
+    bottom, right = min(height, int(np.ceil(box[3])) + margin + 1), min(width, int(np.ceil(box[2])) + margin + 1)
+    window = drawn[top:bottom, left:right]
+    distance = cv2.distanceTransform((~window).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    grown = drawn.copy()
+    grown[top:bottom, left:right] = distance <= margin
+    return grown
 
 
 def _box(box: Sequence[float]) -> Box:

@@ -73,7 +73,12 @@ class EvidenceReport(SegmentedReport):
             return self._region_mask(attribute_id).copy()
         if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
             return super().mask(attribute_id, threshold)
-        return self._weighted_map(attribute_id) >= (self.mask_threshold if threshold is None else threshold)
+        # Deciding, drawing, listing and previewing ask for the same mask several times: the full-resolution
+        # weighting is done once per attribute and threshold (a bool image, an eighth of the float map's size).
+        key = ("weighted", attribute_id, self.mask_threshold if threshold is None else threshold)
+        if key not in self._rasters:
+            self._rasters[key] = self._weighted_map(attribute_id) >= key[2]
+        return self._rasters[key].copy()
 
     def _region_mask(self, attribute_id: str) -> np.ndarray:
         key = ("regions", attribute_id)
