@@ -333,3 +333,14 @@ def test_cli_says_what_the_model_does_not_detect(tmp_path, tiny_model, capsys):
     assert main(["obfuscate", str(photo), "--model", str(tiny_model), "--priors", "off", "--hide", "tattoo"]) == 2
     err = capsys.readouterr().err
     assert "does not detect 'tattoo'" in err and "unknown attribute" not in err
+
+
+def test_preferences_naming_attributes_the_model_lacks_say_they_are_skipped(tmp_path, tiny_model, capsys):
+    photo = tmp_path / "p.png"
+    Image.fromarray(_photo(10)).save(photo)
+    preferences = tmp_path / "prefs.toml"
+    preferences.write_text('hide = ["face", "gender", "passport"]\n')
+    code = main(["obfuscate", str(photo), "--model", str(tiny_model), "--priors", "off", "--preferences",
+                 str(preferences), "--out", str(tmp_path / "o"), "--progress", "off"])
+    err = capsys.readouterr().err
+    assert code == 0 and "this model does not detect 'gender', 'passport'; skipped" in err

@@ -338,6 +338,10 @@ def command_obfuscate(args: argparse.Namespace) -> int:
             dilate=args.dilate, force=args.force or None)
     except (UnknownAttributeError, ValueError) as error:
         raise UsageError(str(error)) from None
+    skipped = [] if hide is not None else preferences.not_detected(scanner.vocabulary)
+    if skipped:
+        print(f"privobf: note: {printable(preferences.source)}: this model does not detect {', '.join(map(repr, skipped))}; "
+              "skipped (a VISPR-trained model would: docs/recipes.md)", file=sys.stderr)
     if args.in_place and args.resume:
         raise UsageError("--resume cannot tell which inputs were already replaced by --in-place; use --out for resumable batches")
     if args.in_place and plan.mask_only:

@@ -91,6 +91,12 @@ class Preferences:
         settings.update({k: v for k, v in overrides.items() if v is not None})
         return ProtectionPlan(vocabulary, **settings)
 
+    def not_detected(self, vocabulary: Vocabulary) -> list[str]:
+        """The names in `hide` (and per-attribute settings) this model has no attribute for: they are skipped,
+        and the user should be told so rather than believe them hidden."""
+        names = list(self.hide or ()) + list(self.attributes)
+        return [name for name in names if not _resolve_or_skip(vocabulary, name)]
+
     def own_profile(self, vocabulary: Vocabulary) -> UserProfiles | None:
         """A one-profile `UserProfiles` from `[sensitivity]` (unrated attributes count 1), or None."""
         if not self.sensitivity:
