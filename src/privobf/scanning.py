@@ -111,6 +111,8 @@ class Scanner:
             segmentation = load_mask_source(segmentation, self.model.attribute_ids, device=device)
         self.segmentation = segmentation
         self.fusion = fusion if isinstance(fusion, FusionConfig) else FusionConfig(mode=fusion)
+        kinds = {MaskType.HUMAN: "human", MaskType.TEXT: "text"}  # the prior that weights each attribute's map
+        self.prior_of = {a.id: kinds[a.mask_type] for a in self.vocabulary if a.mask_type in kinds}
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray, priors: Mapping[str, np.ndarray | None] | None = None) -> dict[str, Any]:
@@ -264,12 +266,8 @@ class Scanner:
         return EvidenceReport(
             given_priors=given,
             **values, regions=list(prepared.regions), fusion=self.fusion, fused=fused, raw_maps=raw["raw_maps"],
-            prior_of=self._prior_of(), priors_available=available, prior_floor=float(self.model.config.prior_floor),
+            prior_of=self.prior_of, priors_available=available, prior_floor=float(self.model.config.prior_floor),
         )
-
-    def _prior_of(self) -> dict[str, str]:
-        names = {MaskType.HUMAN: "human", MaskType.TEXT: "text"}
-        return {a.id: names[a.mask_type] for a in self.vocabulary if a.mask_type in names}
 
 
 @dataclass
