@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml requirements/priors-no-deps.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build; an unpinned torch pulls gigabytes of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,priors,nudity,serve,heif,onnx,ray,bench]'
+	$(BIN)/python -m pip install -q -e '.[test,priors,nudity,serve,heif,onnx,ray,bench,reading]'
 	# Prior providers whose declared dependencies clash (GUI OpenCV, jax): what they import came with [priors].
 	$(BIN)/python -m pip install -q --no-deps -r requirements/priors-no-deps.txt
 	touch $(STAMP)
