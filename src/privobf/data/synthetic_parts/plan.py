@@ -124,7 +124,8 @@ def forced_carriers(rng: np.random.Generator, kinds: list[str], settings: Settin
 def _repeat(rng: np.random.Generator, carrier: Carrier) -> Carrier:
     """Another object of the same kind showing a subset of the same attributes (no new labels)."""
     spec = CARRIERS[carrier.kind]
-    shown = set(spec.required) | {a for a in carrier.attributes if rng.random() < 0.7}
+    # Sorted: iterating a frozenset of strings follows the per-process hash seed, and each draw must not.
+    shown = set(spec.required) | {a for a in sorted(carrier.attributes) if rng.random() < 0.7}
     if carrier.kind == "person" and FACE not in carrier.attributes:
         shown.discard(FACE)
     return Carrier(carrier.kind, frozenset(shown or carrier.attributes))
