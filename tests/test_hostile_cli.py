@@ -251,7 +251,7 @@ def test_a_summary_that_cannot_be_written_is_named_after_the_table(tmp_path, tin
     assert _run("scan", str(tmp_path / "in"), "--reports", str(tmp_path / "r"), model=tiny_model) == 1
     captured = capsys.readouterr()
     assert "2 done, 0 failed" in captured.out  # the table still prints
-    assert "summary.json: could not write the summary (No space left on device)" in captured.err
+    assert captured.err.count("summary.json: could not write the summary (No space left on device)") == 1
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     assert _run("scan", str(tmp_path / "in"), "--reports", str(a_file), model=tiny_model) == 2

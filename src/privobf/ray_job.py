@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from .terminal import printable
+
 if TYPE_CHECKING:  # imported where used: cli.py imports this module for every command, and these load torch
     import numpy as np
 
@@ -78,7 +80,10 @@ def ray_scan(
         for row in _run_on_ray(todo, options, model, masks, priors, num_workers, address):
             _account(driver, row)
     driver.write_summary()
-    return driver.summary.to_dict()
+    summary = driver.summary.to_dict()
+    if driver.summary_error:
+        summary["summary_error"] = driver.summary_error
+    return summary
 
 
 def _import_ray():
@@ -234,7 +239,9 @@ def run_ray(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(f"privobf: {summary['done']} done, {summary['skipped_finished']} already finished, "
           f"{summary['failed']} failed; reports and summary.json in {args.reports}")
-    return EXIT_SOME_FAILED if summary["failed"] else EXIT_OK
+    if summary.get("summary_error"):
+        print(f"privobf: error: {printable(summary['summary_error'])}", file=sys.stderr)
+    return EXIT_SOME_FAILED if summary["failed"] or summary.get("summary_error") else EXIT_OK
 
 
 def _check_segmentation(args: argparse.Namespace) -> None:

@@ -105,8 +105,8 @@ class BatchRun:
 
     def write_summary(self) -> None:
         """`summary.json` in the reports folder (created if no photo got that far), when reports are asked for.
-        A summary that cannot be written (disk full, --reports naming a file) is named in `summary_error`
-        and told on stderr; the caller still prints the table and exits 1."""
+        A summary that cannot be written (disk full, --reports naming a file) is named in `summary_error`:
+        the caller prints its table, then that error, and exits 1."""
         if self.options.reports is None:
             return
         target = self.options.reports / "summary.json"
@@ -115,7 +115,6 @@ class BatchRun:
             atomic_write(target, lambda temp: temp.write_text(dumps(self.summary.to_dict()), encoding="utf-8"))
         except OSError as error:
             self.summary_error = f"{target}: could not write the summary ({error.strerror or error})"
-            print(f"privobf: error: {printable(self.summary_error)}", file=sys.stderr)
 
     def _progress_bar(self, patterns: Sequence[str]):
         """A bar with ETA, or None. Only a bar needs the total, so only a bar pays for a listing pass."""
