@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protect import DEFAULT_DATA, box_coverage, boxes_mask, select  # noqa: E402
+from protect import DEFAULT_DATA, box_coverage, box_iou, boxes_mask, select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "src" / "privobf" / "evidence" / "calibration.json"
@@ -47,24 +47,17 @@ PLATE_TEXT_GROWS = (1.1, 1.2, 1.3, 1.4, 1.5)
 PLATE = "a103_license_plate_complete"
 
 
-def iou(a, b) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def match_boxes(regions, truth, ignored, threshold: float = 0.3):
     """[(confidence, is_true)] and {truth index: region} for box regions, greedy by confidence."""
     taken, outcomes, matched = set(), [], {}
     for region in sorted(regions, key=lambda r: -r.confidence):
-        scores = [(iou(region.box, box), k) for k, box in enumerate(truth) if k not in taken]
+        scores = [(box_iou(region.box, box), k) for k, box in enumerate(truth) if k not in taken]
         best = max(scores, default=(0.0, -1))
         if best[0] >= threshold:
             taken.add(best[1])
             matched[best[1]] = region
             outcomes.append((region.confidence, True))
-        elif any(iou(region.box, box) >= threshold for box in ignored):
+        elif any(box_iou(region.box, box) >= threshold for box in ignored):
             continue
         else:
             outcomes.append((region.confidence, False))

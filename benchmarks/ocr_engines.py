@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protect import DEFAULT_DATA, evenly_spaced  # noqa: E402
+from protect import DEFAULT_DATA, box_iou, evenly_spaced  # noqa: E402
 from run import RESULTS, machine  # noqa: E402
 
 
@@ -53,13 +53,6 @@ def engines() -> dict:
         return list(zip(boxes(result.boxes), result.txts))
 
     return {"rapidocr-onnxruntime 1.4.4 (PP-OCRv4)": run_old, "rapidocr 3.10.0 (PP-OCRv6 small)": run_new}
-
-
-def iou(a, b) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def folded(text: str) -> str:
@@ -112,8 +105,8 @@ def main() -> int:
             seconds.append(time.perf_counter() - started)
             for box, text in lines:
                 total += 1
-                best = max(read, key=lambda item: iou(item[0], box), default=None)
-                if best is None or iou(best[0], box) < 0.5:
+                best = max(read, key=lambda item: box_iou(item[0], box), default=None)
+                if best is None or box_iou(best[0], box) < 0.5:
                     accuracy.append(0.0)
                     continue
                 found += 1

@@ -103,6 +103,14 @@ def boxes_mask(boxes: Iterable[Sequence[float]], height: int, width: int) -> np.
     return mask
 
 
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes; 0 when both are empty."""
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def box_coverage(hidden: np.ndarray, box: Sequence[float]) -> float | None:
     """Share of the box's pixels that `hidden` (bool [H, W]) hides; None when the box has no pixel."""
     bounds = box_bounds(box, *hidden.shape[:2])

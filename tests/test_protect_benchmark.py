@@ -161,3 +161,10 @@ def test_roboflow_augmented_copies_map_to_their_source_photo():
     assert augmentation_source("face_011_aug07_jpg.rf.3c9a0b1f") == "face_011"
     assert augmentation_source("face_aug241_jpg.rf.6fb21960") == "face_aug241"  # no numbered source: its own
     assert augmentation_source("IMG_0001") == "IMG_0001"
+
+
+def test_box_iou():
+    from protect import box_iou
+
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0 and box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
