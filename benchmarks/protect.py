@@ -420,13 +420,16 @@ BASELINE_WHAT = {
 }
 
 
-def privobf_command(folder: Path, out: Path, task: str, extra: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "privobf", "obfuscate", str(folder), "--hide", HIDE[task], "--mode", "mask-only",
+def privobf_command(folder: Path, out: Path, task: str, extra: Sequence[str], hide: str | None = None) -> list[str]:
+    """The user's command for a task (`hide`: what to hide instead of the task's `--hide`)."""
+    return [sys.executable, "-m", "privobf", "obfuscate", str(folder), "--hide", hide or HIDE[task], "--mode", "mask-only",
             "--out", str(out), "--progress", "off", "--quiet", *extra]
 
 
-def run_privobf(photos: list[Photo], task: str, extra: Sequence[str], workspace: Path) -> tuple[list[np.ndarray], float]:
-    """The CLI on a folder of symlinks (unique names); the hidden masks in photo order, and the wall time."""
+def run_privobf(photos: list[Photo], task: str, extra: Sequence[str], workspace: Path,
+                hide: str | None = None) -> tuple[list[np.ndarray], float]:
+    """The CLI on a folder of symlinks (unique names); the hidden masks in photo order, and the wall time.
+    `photos`: anything with a `.path`; `hide`: what to hide instead of the task's `--hide`."""
     folder, out, config = workspace / "photos", workspace / "out", workspace / "config"
     for directory in (folder, config):
         directory.mkdir(parents=True)
@@ -438,7 +441,7 @@ def run_privobf(photos: list[Photo], task: str, extra: Sequence[str], workspace:
     # The user's preferences file would change what is hidden: set aside (XDG_CONFIG_HOME empty), unless passed.
     environment = {k: v for k, v in os.environ.items() if k != "PRIVOBF_PREFERENCES"}
     environment.update(XDG_CONFIG_HOME=str(config), OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    command = privobf_command(folder, out, task, extra)
+    command = privobf_command(folder, out, task, extra, hide)
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, env=environment)
     seconds = time.perf_counter() - started

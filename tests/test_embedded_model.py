@@ -33,7 +33,8 @@ def test_embedded_model_finds_attributes_in_held_out_scenes():
     ids = scanner.model.attribute_ids
     probabilities, labels = [], []
     for scene in scenes:
-        probabilities.append(scanner.scan(scene.image).probabilities)
+        report = scanner.scan(scene.image)  # reports the model's attributes and those reading would find
+        probabilities.append([report.probabilities[report.attribute_ids.index(a)] for a in ids])
         labels.append([a in scene.labels for a in ids])
     per_attribute, mean_ap = mean_average_precision(np.array(probabilities), np.array(labels), min_positives=3)
     base_rate = np.nanmean(np.where(np.array(labels).sum(0) >= 3, np.array(labels).mean(0), np.nan))

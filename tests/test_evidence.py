@@ -339,8 +339,8 @@ def test_preferences_naming_attributes_the_model_lacks_say_they_are_skipped(tmp_
     photo = tmp_path / "p.png"
     Image.fromarray(_photo(10)).save(photo)
     preferences = tmp_path / "prefs.toml"
-    preferences.write_text('hide = ["face", "gender", "passport"]\n')
+    preferences.write_text('hide = ["face", "gender", "religion"]\n')
     code = main(["obfuscate", str(photo), "--model", str(tiny_model), "--priors", "off", "--preferences",
                  str(preferences), "--out", str(tmp_path / "o"), "--progress", "off"])
     err = capsys.readouterr().err
-    assert code == 0 and "this model does not detect 'gender', 'passport'; skipped" in err
+    assert code == 0 and "this model does not detect 'gender', 'religion'; skipped" in err

@@ -16,13 +16,14 @@ class Square:
     def __init__(self, name, kind, box, value=1.0):
         self.name, self.kind, self.version = name, kind, f"{name}-1"
         self.box, self.value, self.calls = box, value, 0
+        self.texts: list[str] = []
 
     def __call__(self, image):
         self.calls += 1
         mask = np.zeros(image.shape[:2], np.float32)
         x0, y0, x1, y1 = self.box
         mask[y0:y1, x0:x1] = self.value
-        return PriorResult(mask, [tuple(map(float, self.box))], [0.9], ["hello"])
+        return PriorResult(mask, [tuple(map(float, self.box))], [0.9], list(self.texts))
 
 
 class Broken:
@@ -81,8 +82,20 @@ def test_cache_reuses_entries_keys_on_content_and_version_and_recomputes_corrupt
     again = prior_set(_image(0))
     assert provider.calls == 4 and prior_set.cache.corrupt == 1 and np.array_equal(again.human, first)
     cached = PriorCache(tmp_path).get(image_key(_image(0)), "p", "p-2", (24, 32))
-    assert cached.boxes == [(0.0, 0.0, 10.0, 10.0)] and cached.texts == ["hello"] and cached.scores == [pytest.approx(0.9)]
+    assert cached.boxes == [(0.0, 0.0, 10.0, 10.0)] and cached.scores == [pytest.approx(0.9)]
     assert PriorCache(tmp_path).get(image_key(_image(0)), "p", "p-2", (10, 10)) is None  # wrong shape: not trusted
+
+
+def test_cache_never_writes_recognised_text_to_disk(tmp_path):
+    reader = Square("reader", "text", (0, 0, 10, 10))
+    reader.texts = ["Jane Doe 555-0199"]
+    prior_set = PriorSet([reader], cache=tmp_path / "cache")
+    first = prior_set(_image(0))
+    second = prior_set(_image(0))
+    assert first.results["reader"].texts == second.results["reader"].texts == ["Jane Doe 555-0199"]
+    assert reader.calls == 2  # read again: nothing was stored
+    written = [path for path in (tmp_path / "cache").rglob("*") if path.is_file()]
+    assert not any(b"Jane" in path.read_bytes() for path in written)
 
 
 @dataclass

@@ -70,7 +70,9 @@ def test_each_part_trains_checkpoints_and_scans(name, tmp_path, toy_vocabulary, 
     has_drs = any(isinstance(fn, DRSTransform) for fn in model.branch.backbone.stage_transforms().values())
     assert has_drs == (name in ("drs", "all"))  # DRS is part of the network at inference too
     report = Scanner(model).scan(np.zeros((48, 64, 3), np.uint8))
-    assert report.attention_maps.shape[0] == len(toy_vocabulary)
+    # one map per attribute: the model's first, then those only reading finds (empty maps)
+    assert report.attention_maps.shape[0] == len(report.attribute_ids)
+    assert report.attribute_ids[: len(toy_vocabulary)] == list(toy_vocabulary.ids)
     if name in ("asm", "all"):
         assert list((tmp_path / "cache" / "superpixels").rglob("*.npz"))  # superpixels were cached
 

@@ -165,16 +165,16 @@ def _profiles(value: str | None, base: Path, vocabulary):
 def _scanner(args: argparse.Namespace, preferences):
     from dataclasses import replace
 
-    from .attributes import vocabulary_from_ids
     from .checkpoint import CheckpointError
+    from .evidence import FusionConfig
     from .models.loading import load_image_model
-    from .scanning import Scanner
+    from .scanning import Scanner, scanner_vocabulary
 
     try:
         model = load_image_model(args.model)
     except (CheckpointError, KeyError, ValueError, OSError) as error:
         raise UsageError(str(error).strip("'\"")) from None
-    vocabulary = vocabulary_from_ids(model.attribute_ids)
+    vocabulary = scanner_vocabulary(model.attribute_ids, FusionConfig(mode=args.fusion))
     if args.profile is not None:
         profile, own = _profiles(args.profile, Path.cwd(), vocabulary)
     elif preferences.profile is not None:

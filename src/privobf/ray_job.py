@@ -260,10 +260,11 @@ def _plan(args: argparse.Namespace) -> ProtectionPlan | None:
         if args.hide is not None or args.threshold is not None:
             raise ValueError("--hide and --threshold choose what to hide in the copies written to --out; give --out")
         return None
-    from .attributes import vocabulary_from_ids
+    from .evidence import FusionConfig
     from .models.loading import load_image_model
     from .protection import ProtectionPlan, resolve_names
+    from .scanning import scanner_vocabulary
 
-    vocabulary = vocabulary_from_ids(load_image_model(args.model).attribute_ids)
+    vocabulary = scanner_vocabulary(load_image_model(args.model).attribute_ids, FusionConfig())
     hide = resolve_names(vocabulary, args.hide.split(",")) if args.hide else None
     return ProtectionPlan(vocabulary, hide=hide, threshold=args.threshold, mode=args.mode)

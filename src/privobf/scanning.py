@@ -24,13 +24,16 @@ from .attributes.vocabulary import MaskType
 from .data.batching import image_to_tensor
 from .evidence import FusionConfig, Region, fuse, regions_from_result
 from .evidence.people import people_around_faces
-from .evidence.plates import plates_from_text
+from .evidence.plates import is_plate_line, plates_from_text
+from .evidence.reading import reading_regions
+from .priors.prior_set import READING_PROVIDERS
 from .models.config import InferenceConfig
 from .models.loading import load_image_model
 from .models.privobfnet import ImageModel
 from .report import PrivacyReport
 
 if TYPE_CHECKING:
+    from .attributes import Vocabulary
     from .priors import PriorMaps, PriorSet
     from .segmentation.mask_source import SegmentationMaskSource
 
@@ -100,7 +103,8 @@ class Scanner:
             self.onnx_runner = onnx_runner_for(self.model)
         preset_inference = getattr(self.model, "preset", None)
         self.inference = inference or (preset_inference.inference if preset_inference else InferenceConfig())
-        self.vocabulary = vocabulary_from_ids(self.model.attribute_ids)
+        self.fusion = fusion if isinstance(fusion, FusionConfig) else FusionConfig(mode=fusion)
+        self.vocabulary = scanner_vocabulary(self.model.attribute_ids, self.fusion)
         self.own_profiles = profiles is not None  # the user's ratings, not the VISPR profiles the head learnt
         self.profiles = profiles or vispr_profiles(self.vocabulary)
         self.profile = profile
@@ -110,7 +114,6 @@ class Scanner:
 
             segmentation = load_mask_source(segmentation, self.model.attribute_ids, device=device)
         self.segmentation = segmentation
-        self.fusion = fusion if isinstance(fusion, FusionConfig) else FusionConfig(mode=fusion)
         kinds = {MaskType.HUMAN: "human", MaskType.TEXT: "text"}  # the prior that weights each attribute's map
         self.prior_of = {a.id: kinds[a.mask_type] for a in self.vocabulary if a.mask_type in kinds}
 
@@ -212,7 +215,8 @@ class Scanner:
 
     def _report(self, pixels: np.ndarray, raw: dict[str, Any], prepared: "ImagePriors") -> PrivacyReport:
         notes = list(prepared.notes)
-        fused = fuse(raw["probabilities"], prepared.regions, self.vocabulary, self.fusion)
+        raw = padded(raw, len(self.vocabulary))
+        fused = fuse(raw["probabilities"], prepared.regions, self.vocabulary, self.fusion, read=prepared.read)
         profile_scores = raw["profile_scores"]
         if profile_scores is None or self.own_profiles:
             # No privacy head, or the user's own ratings (the head learnt the VISPR profiles): the score
@@ -235,7 +239,7 @@ class Scanner:
             score = float(profile_scores[index])
         values = dict(
             image_size=(int(pixels.shape[0]), int(pixels.shape[1])),
-            attribute_ids=list(self.model.attribute_ids),
+            attribute_ids=list(self.vocabulary.ids),
             probabilities=fused.probabilities,
             attention_maps=raw["attention_maps"],
             privacy_score=score,
@@ -270,6 +274,31 @@ class Scanner:
         )
 
 
+def scanner_vocabulary(model_ids: Sequence[str], fusion: FusionConfig) -> "Vocabulary":
+    """The attributes a scanner reports: the model's, and in evidence fusion every VISPR attribute a text
+    recogniser reports that the model lacks (issue 18: `--hide a90_email` works with the embedded model).
+    Those have no map and a model probability of 0: reading alone decides them, where a photo was read."""
+    if fusion.paper:
+        return vocabulary_from_ids(list(model_ids))
+    from .evidence.links import readable_ids
+
+    return vocabulary_from_ids(list(model_ids) + sorted(readable_ids() - set(model_ids)))
+
+
+def padded(raw: dict[str, Any], count: int) -> dict[str, Any]:
+    """The model's outputs with zero probabilities and empty maps for the attributes it does not know (the last
+    ones of the scanner's vocabulary)."""
+    missing = count - len(raw["probabilities"])
+    if missing <= 0:
+        return raw
+    grown = dict(raw)
+    grown["probabilities"] = np.concatenate([raw["probabilities"], np.zeros(missing, np.float32)])
+    for key in ("attention_maps", "raw_maps"):
+        maps = raw[key]
+        grown[key] = np.concatenate([maps, np.zeros((missing, *maps.shape[1:]), maps.dtype)])
+    return grown
+
+
 @dataclass
 class ImagePriors:
     """One image's priors as the scanner needs them: the model's two maps, the report's record, notes.
@@ -281,6 +310,7 @@ class ImagePriors:
     record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     regions: list[Region] = field(default_factory=list)  # the detectors' instances, at image resolution
+    read: bool = False  # a reading provider read this photo: its text attributes are decided by what it says
 
 
 PRIOR_MAP_MAX_SIDE = 1024  # > the largest model input (448 x 1.5 scale); area-shrunk maps keep their means
@@ -301,7 +331,11 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
         regions += people_around_faces(pixels, regions, prior_set.providers)
     if wanted is None or "plate" in wanted:
         regions += plates_from_text(regions, pixels.shape[:2])
-    return ImagePriors(shrunk, prior_summary(maps, prior_set), notes, regions)
+    plate_boxes = [region.box for region in regions if region.kind == "plate" and not is_plate_line(region)]
+    read = [name for name, result in maps.results.items() if name in READING_PROVIDERS and prior_set.reads(name)]
+    for name in read:
+        regions += reading_regions(name, maps.results[name], plate_boxes)
+    return ImagePriors(shrunk, prior_summary(maps, prior_set), notes, regions, read=bool(read))
 
 
 def given_priors(priors: Mapping[str, np.ndarray | None]) -> ImagePriors:

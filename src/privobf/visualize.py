@@ -12,7 +12,7 @@ from .report import PrivacyReport
 # Distinct, colour-blind-friendly outline colours (Okabe-Ito), cycled over attributes.
 PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0), (204, 121, 167)]
 # With detector evidence the outline says where a mask came from, which is what a user checks a preview for.
-SOURCE_COLOURS = {"detector": (0, 158, 115), "model": (230, 159, 0), "classifier": (230, 159, 0),
+SOURCE_COLOURS = {"detector": (0, 158, 115), "reading": (204, 121, 167), "model": (230, 159, 0), "classifier": (230, 159, 0),
                   "segmentation": (86, 180, 233)}
 
 

@@ -86,6 +86,9 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         # Data with its own priors gives them; otherwise the scanner's providers (if any) compute them.
         priors = {"human": human, "text": text} if use_priors and (human is not None or text is not None) else None
         report = scanner.scan(sample.image, priors)
+        # The scanner may report more attributes than the model (those reading finds): score the model's.
+        rows = [report.attribute_ids.index(attribute_id) for attribute_id in ids]
+        probabilities, attention_maps = report.probabilities[rows], report.attention_maps[rows]
         for name, value in report.priors.get("seconds", {}).items():
             prior_seconds[name] = prior_seconds.get(name, 0.0) + value
         labels = vocabulary.encode(sample.labels)
@@ -94,12 +97,12 @@ def evaluate_model(scanner, dataset, *, use_priors: bool, min_positives: int = 1
         if rated:
             score.process(pred=report.privacy_score, target=float(profiles.overall(labels)))
         if label_map is not None:
-            label_map.process(maps=report.attention_maps, present=labels > 0, gt=class_index_map(sample, ids))
-        attributes.process(probs=report.probabilities, labels=labels > 0)
+            label_map.process(maps=attention_maps, present=labels > 0, gt=class_index_map(sample, ids))
+        attributes.process(probs=probabilities, labels=labels > 0)
         size = sample.image.shape[:2]
-        localisation.process(maps=report.attention_maps, gt_masks=sample.masks, present=regions, image_size=size)
+        localisation.process(maps=attention_maps, gt_masks=sample.masks, present=regions, image_size=size)
         found = np.isin(ids, report.present())
-        end_to_end.process(maps=report.attention_maps, gt_masks=sample.masks, present=found, image_size=size)
+        end_to_end.process(maps=attention_maps, gt_masks=sample.masks, present=found, image_size=size)
         hidden = obfuscate(sample.image, report, hide=truth, mode="solid")
         protection.process(before=sample.image, after=hidden, gt_masks=sample.masks)
         for attribute_id, attribute_boxes in (getattr(sample, "boxes", None) or {}).items():

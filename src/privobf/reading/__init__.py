@@ -21,6 +21,7 @@ from .recognizers import (
     create_recognizer,
     list_recognizers,
     merge_findings,
+    readable_attributes,
     recognize,
     register_recognizer,
     unavailable_recognizers,
@@ -30,5 +31,5 @@ from .types import Finding, ReadingContext, TextLine, Word, split_words
 __all__ = [
     "CONFIDENCE", "SUPERSEDES", "BaseRecognizer", "Finding", "ReadingContext", "Recognizer", "RecognizerUnavailable",
     "TextLine", "Word", "available_recognizers", "clear_recognizer_cache", "create_recognizer", "list_recognizers",
-    "merge_findings", "recognize", "register_recognizer", "split_words", "unavailable_recognizers",
+    "merge_findings", "readable_attributes", "recognize", "register_recognizer", "split_words", "unavailable_recognizers",
 ]

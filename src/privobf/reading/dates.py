@@ -28,8 +28,9 @@ _MONTH_NUMBER = {name: i + 1 for i, name in enumerate("jan feb mar apr may jun j
 _AMPM = r"(?:\s?[ap]\.?\s?m\b\.?)"
 _TIME = rf"(?:(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?{_AMPM}?|(?:1[0-2]|0?[1-9]){_AMPM})"
 
-# A numeric date must not be part of a longer run of digits, dots, slashes or dashes (IP addresses, versions, codes).
-_BEFORE = r"(?<![\w./:-])"
+# A numeric date must not be part of a longer run of digits, dots, slashes or dashes (IP addresses, versions, codes)
+# nor follow a time's colon; after a label's colon it may ("BIZDATE:12/03/2018", "DATE :12/28/2017" on receipts).
+_BEFORE = r"(?<![\w./-])(?<!\d:)"
 _AFTER = r"(?![\w/:-]|[.,]\d)"
 _NUMERIC_DMY = re.compile(rf"{_BEFORE}(?P<a>\d{{1,2}})(?P<sep>[/.-])(?P<b>\d{{1,2}})(?P=sep)(?P<y>\d{{4}}|\d{{2}}){_AFTER}")
 _NUMERIC_YMD = re.compile(rf"{_BEFORE}(?P<y>(?:19|20)\d{{2}})(?P<sep>[/.-])(?P<m>\d{{1,2}})(?P=sep)(?P<d>\d{{1,2}}){_AFTER}")

@@ -120,6 +120,13 @@ def create_recognizer(name: str) -> Recognizer:
     return recognizer
 
 
+def readable_attributes() -> tuple[str, ...]:
+    """Every VISPR attribute some registered recogniser can report (declared by its class: nothing is
+    loaded), sorted. The scanner's vocabulary grows by these in evidence fusion (privobf.scanning)."""
+    _load_builtin_recognizers()
+    return tuple(sorted({attribute for factory, _ in _FACTORIES.values() for attribute in getattr(factory, "attributes", ())}))
+
+
 def unavailable_recognizers() -> dict[str, str]:
     """{name: why it is unavailable, with the pip command that installs it} for each recogniser that cannot run."""
     for name in list_recognizers():

@@ -149,10 +149,10 @@ def _with_provider_priors(dataset, args: argparse.Namespace, description: str):
     """Real photos get provider priors, computed once with a progress bar and cached (paper: "in advance")."""
     from ..priors.attach import WithPriors, precompute_priors
     from ..priors.options import parse_provider_names
-    from ..priors.prior_set import DEFAULT_PROVIDERS, PriorSet
+    from ..priors.prior_set import DEFAULT_PROVIDERS, PriorSet, detection_only
 
     names = parse_provider_names(args.prior_providers) if args.prior_providers else list(DEFAULT_PROVIDERS)
-    priors = PriorSet(names, cache=args.prior_cache or default_prior_cache())
+    priors = PriorSet(names, cache=args.prior_cache or default_prior_cache(), options=detection_only(names))
     stats = precompute_priors(dataset, priors, progress=not args.no_progress, description=f"priors for {description}")
     print(f"privobf: priors for {description}: {json.dumps(stats, sort_keys=True)}", file=sys.stderr)
     return WithPriors(dataset, priors)

@@ -4,6 +4,8 @@ Each provider imports its detector (mediapipe, onnxruntime, rapidocr, ...) in it
 missing package or model file into ProviderUnavailable naming the extra to install.
 """
 
-from . import centerface_face, haar_plate, mediapipe_face, mediapipe_person, nudenet_nudity, rapidocr_text  # noqa: F401
+from . import (  # noqa: F401
+    centerface_face, haar_plate, mediapipe_face, mediapipe_person, nudenet_nudity, ppocr_reader, rapidocr_text,
+)
 
-BUILTIN_PROVIDERS = ("centerface", "haar-plate", "mediapipe-face", "mediapipe-person", "nudenet", "rapidocr")
+BUILTIN_PROVIDERS = ("centerface", "haar-plate", "mediapipe-face", "mediapipe-person", "nudenet", "ppocr-v6", "rapidocr")
