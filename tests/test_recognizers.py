@@ -710,3 +710,42 @@ def test_context_accessors():
 
 def test_confidences_are_fixed_numbers_in_range():
     assert CONFIDENCE and all(0.0 < value <= 1.0 for value in CONFIDENCE.values())
+
+
+# ----------------------------------------------------------------------------------------------- layout rules
+
+
+@pytest.mark.parametrize("text, previous, following", [
+    ("Suresh Pillai", (), ("6926 Oak Street", "Boston, MA 02184")),  # a letter's sender block
+    ("Alejandro Fernández", (), ("Account Executive",)),  # a business card
+    ("Carmen Navarro", ("MEMBER",), ("Member since 2016",)),  # a membership card
+    ("TAN WEI JIE", ("2377 7118 8505 0701", "VALID THRU 10/27"), ()),  # the holder of a payment card
+])
+def test_a_line_that_is_only_a_name_is_one_where_the_layout_says_whose(text, previous, following):
+    assert ("a19_name_full", text) in found(text, ["name-context"], previous, following)
+
+
+@pytest.mark.parametrize("text, previous, following", [
+    ("Summit Telecom", (), ("6926 Oak Street",)),  # a company above its address
+    ("Harbour Bank", (), ("2377 7118 8505 0701",)),  # the bank's name on its card
+    ("Book Club", (), ("Member since 2016",)),
+    ("Account Executive", ("Alejandro Fernández",), ("Summit Telecom",)),  # the title itself
+    ("Suresh Pillai", (), ("The parcel arrived on Monday.",)),  # a line below that says nothing of whose
+])
+def test_name_shaped_lines_without_such_a_layout_are_not_names(text, previous, following):
+    assert not [f for f in found(text, ["name-context"], previous, following) if f[0].startswith("a19")]
+
+
+def test_a_cards_expiry_is_a_date_only_after_its_label():
+    assert found("VALID THRU 10/27", ["date-time"]) == [("a82_date_time", "10/27")]
+    assert found("Exp: 03/2026", ["date-time"]) == [("a82_date_time", "03/2026")]
+    assert found("Page 10/27", ["date-time"]) == [] and found("VALID THRU 13/27", ["date-time"]) == []
+
+
+def test_a_date_that_is_also_a_valid_phone_number_is_reported_as_a_date():
+    assert found("Signature: 08.07.2016") == [("a82_date_time", "08.07.2016")]
+
+
+def test_a_date_glued_to_its_time_by_ocr_is_one_date_time():
+    assert found("23/03/20183:13:19", ["date-time"]) == [("a82_date_time", "23/03/20183:13:19")]
+    assert found("12/03/201899:99", ["date-time"]) == []  # no time after the year: a code

@@ -5,14 +5,25 @@ A reading provider (`ppocr-v6`) returns lines with their words and word quads. H
 
 1. each OCR line's words are aligned with its text (character offsets), so a recogniser's span selects quads;
 2. pieces of one printed row are joined left to right into one logical line ("DATE:" and "25/12/2018" are two
-   detections on a receipt; read apart, the date has lost its label), when their centres are within
-   `ROW_CENTRE` of the smaller text height of the row's first piece vertically, their heights are similar and
+   detections on a receipt; read apart, the date has lost its label), when the other piece's centre lies
+   within `ROW_CENTRE` of the smaller text height of where the first piece's baseline direction predicts it,
+   their heights are similar and
    they are at most `ROW_GAP` heights apart (OCR boxes of tightly printed rows overlap: overlap alone chained
    a receipt's whole address block into one line);
 3. each logical line is read with its context: up to `CONTEXT_LINES` lines above and below that overlap it
    horizontally and lie within `CONTEXT_GAP` line heights (an address block, "Dear" above a name, "Date of
    birth" above a date), and `inside="plate"` when its centre lies in a plate detector's box;
-4. every finding becomes one region of kind "reading": the rotated rectangle around the quads of the words it
+4. a name found on one line is a name wherever else it is written on the photo: the words of each name
+   finding, whole and capitalised, found on other lines (with the name words right after them: "Dear
+   Rebecca," names "Rebecca Wright" in the address block) are found again (`name.elsewhere`);
+5. an address block keeps its lines that OCR misread: a block is a chain of address lines, each right above or
+   below the next in its column (at most `BLOCK_GAP` text heights apart, no other line between), one of them
+   made sure of by a postcode or a street with its number (confidence >= `BLOCK_ANCHOR`); a line right above
+   or below the block is address too when nothing was found on it and it reads like one
+   (`_block_like`: letters, no label, no company, document or contact word, no price), up to `BLOCK_STEPS`
+   lines away (`address.block_neighbour`). Receipts print "LOT P.T. 2811, JALAN ANGSA," that OCR reads
+   "PAIT"; the block around it is still the shop's address;
+6. every finding becomes one region of kind "reading": the rotated rectangle around the quads of the words it
    touches, with the finding's attribute and confidence, and "<provider>/<recogniser>" as its source.
 
 A region keeps no text. The recognised lines live only in this call.
@@ -23,14 +34,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import re
+
 import cv2
 import numpy as np
 
 from ..priors.base import PriorResult
-from ..reading import ReadingContext, TextLine, Word, recognize
+from ..reading import CONFIDENCE, Finding, ReadingContext, TextLine, Word, merge_findings, recognize
+from ..reading.names import is_name_word
+from ..reading.words import COMPANY_WORDS, DOCUMENT_WORDS
 from .regions import Region
 
 KIND = "reading"
+NAME_IDS = ("a19_name_full", "a20_name_first", "a21_name_last")
+ADDRESS_IDS = ("a74_address_current_complete", "a75_address_current_partial", "a78_address_home_complete",
+               "a79_address_home_partial")
+BLOCK_ANCHOR = 0.6  # address findings this sure anchor a block (postcode + city, street + number, complete)
+BLOCK_GAP = 1.5  # text heights between the lines of one block
+BLOCK_STEPS = 2
+MIN_NAME_LETTERS = 3  # a found name's word shorter than this ("Li" is a name, and a word) is not looked for elsewhere
 ROW_GAP = 12.0  # in line heights: a label and its value on a receipt row are up to ~4 heights apart
 ROW_CENTRE = 0.4
 ROW_HEIGHT_RATIO = 1.6
@@ -54,6 +76,16 @@ class OcrLine:
     def box(self) -> tuple[float, float, float, float]:
         points = self.points
         return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
+
+    @property
+    def slope(self) -> float:
+        """dy/dx of the text's baseline direction (the mean top edge of its word quads): rows of a photographed
+        page are tilted, and a label and its value far to the right differ in height by slope x distance."""
+        edges = np.array([quad[1] - quad[0] for quad in self.quads if len(quad) == 4])
+        if not len(edges):
+            return 0.0
+        dx, dy = edges.sum(axis=0)
+        return float(dy / dx) if abs(dx) > 1e-6 else 0.0
 
     @property
     def height(self) -> float:
@@ -119,7 +151,8 @@ def logical_lines(lines: Sequence[OcrLine]) -> list[OcrLine]:
 def same_row(first: OcrLine, other: OcrLine) -> bool:
     (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = first.box, other.box
     small, large = sorted((first.height, other.height))
-    centres = abs((ay0 + ay1) / 2 - (by0 + by1) / 2)
+    expected = (ay0 + ay1) / 2 + first.slope * ((bx0 + bx1) / 2 - (ax0 + ax1) / 2)
+    centres = abs((by0 + by1) / 2 - expected)
     gap = max(bx0 - ax1, ax0 - bx1)
     return large <= ROW_HEIGHT_RATIO * small and centres <= ROW_CENTRE * small and gap <= ROW_GAP * small
 
@@ -173,9 +206,13 @@ def reading_regions(provider: str, result: PriorResult, plate_boxes: Sequence[tu
                     recognizers: Sequence[str] | None = None) -> list[Region]:
     """One region per finding of the recognisers on the lines of `result` (module docstring)."""
     lines = logical_lines(ocr_lines(result))
+    found = [recognize(TextLine(line.text, line.words), context, recognizers)
+             for line, context in zip(lines, contexts(lines, plate_boxes))]
+    found = names_elsewhere(lines, found)
+    found = address_blocks(lines, found)
     regions = []
-    for line, context in zip(lines, contexts(lines, plate_boxes)):
-        for finding in recognize(TextLine(line.text, line.words), context, recognizers):
+    for line, findings in zip(lines, found):
+        for finding in findings:
             chosen = finding.word_indices(line.words)
             if not chosen:
                 continue
@@ -185,3 +222,95 @@ def reading_regions(provider: str, result: PriorResult, plate_boxes: Sequence[tu
             regions.append(Region(KIND, f"{provider}/{finding.recognizer}", box, finding.confidence, "polygon",
                                   polygon=polygon, attribute=finding.attribute))
     return regions
+
+
+def names_elsewhere(lines: Sequence[OcrLine], found: list[list[Finding]]) -> list[list[Finding]]:
+    """Step 4 of the module docstring: each line's findings, with the words of the photo's names found again."""
+    known = {word for line, findings in zip(lines, found) for finding in findings if finding.attribute in NAME_IDS
+             for word in _name_words(line.text[finding.start:finding.end])}
+    if not known:
+        return found
+    grown = []
+    for line, findings in zip(lines, found):
+        extra = []
+        words = TextLine(line.text).words
+        index = 0
+        while index < len(words):
+            if _core(words[index].text) not in known:
+                index += 1
+                continue
+            last = index
+            while last + 1 < len(words) and is_name_word(words[last + 1].text) and not words[last].text.endswith((",", ":", ";")):
+                last += 1
+            attribute = "a19_name_full" if last > index else "a20_name_first"
+            extra.append(Finding(attribute, "name-elsewhere", CONFIDENCE["name.elsewhere"], words[index].start, words[last].end))
+            index = last + 1
+        names_here = [f for f in findings if f.attribute in NAME_IDS]
+        extra = [f for f in extra if not any(f.start < n.end and n.start < f.end for n in names_here)]
+        grown.append(merge_findings(findings + extra) if extra else findings)
+    return grown
+
+
+def _core(word: str) -> str:
+    return word.strip(".,;:!?()[]\"'’")
+
+
+def _name_words(text: str) -> set[str]:
+    return {_core(word) for word in text.split() if is_name_word(word) and len(_core(word)) >= MIN_NAME_LETTERS}
+
+
+def address_blocks(lines: Sequence[OcrLine], found: list[list[Finding]]) -> list[list[Finding]]:
+    """Step 5 of the module docstring: each line's findings, with the misread lines of address blocks added."""
+    address = [any(f.attribute in ADDRESS_IDS for f in findings) for findings in found]
+    block = [any(f.attribute in ADDRESS_IDS and f.confidence >= BLOCK_ANCHOR for f in findings) for findings in found]
+    # The address lines chained to an anchor belong to its block, however weak each is alone.
+    changed = True
+    while changed:
+        changed = False
+        for index in range(len(lines)):
+            if address[index] and not block[index] and any(
+                    block[other] and _block_neighbour(lines[index], lines[other], lines) for other in range(len(lines))):
+                block[index] = changed = True
+    added: dict[int, Finding] = {}
+    for _ in range(BLOCK_STEPS):
+        grown = False
+        for index, line in enumerate(lines):
+            if block[index] or found[index] or not _block_like(line.text):
+                continue
+            if any(block[other] and _block_neighbour(line, lines[other], lines) for other in range(len(lines)) if other != index):
+                stripped = line.text.strip()
+                start = line.text.index(stripped)
+                added[index] = Finding("a75_address_current_partial", "address-block", CONFIDENCE["address.block_neighbour"],
+                                       start, start + len(stripped))
+                grown = True
+        for index in added:
+            block[index] = True
+        if not grown:
+            break
+    return [findings + [added[index]] if index in added else findings for index, findings in enumerate(found)]
+
+
+_PRICE = re.compile(r"\d[.,]\d{2}(?!\d)")
+_CONTACT = re.compile(r"(?i)(?<![^\W\d_])(?:tel|fax|phone|hp|mobile|email|e-mail|gst|reg|no|id|www|http)(?![^\W\d_])")
+
+
+def _block_like(text: str) -> bool:
+    """Could this line be part of a printed address: letters, no label, price or contact, company or document word."""
+    words = [word.strip(".,;:()[]").lower() for word in text.split()]
+    if not any(ch.isalpha() for ch in text) or ":" in text or _PRICE.search(text) or _CONTACT.search(text):
+        return False
+    return not any(word in COMPANY_WORDS or word in DOCUMENT_WORDS for word in words)
+
+
+def _block_neighbour(line: OcrLine, anchor: OcrLine, lines: Sequence[OcrLine]) -> bool:
+    """Whether `line` is right above or below `anchor` in its column: overlapping horizontally, close, and no
+    other line of the column between them."""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = line.box, anchor.box
+    if min(ax1, bx1) <= max(ax0, bx0):
+        return False
+    gap = max(by0 - ay1, ay0 - by1)
+    if gap > BLOCK_GAP * min(line.height, anchor.height):
+        return False
+    low, high = sorted((_centre_y(line), _centre_y(anchor)))
+    return not any(other is not line and other is not anchor and low < _centre_y(other) < high
+                   and min(other.box[2], ax1, bx1) > max(other.box[0], ax0, bx0) for other in lines)

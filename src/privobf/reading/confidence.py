@@ -25,6 +25,7 @@ CONFIDENCE: dict[str, float] = {
     "date_time.month_year": 0.7,  # "March 2020"
     "date_time.time": 0.85,  # "15:44", "3:05 PM"
     "date_time.weekday_date": 0.85,  # "Mon 12 Mar"
+    "date_time.expiry": 0.8,  # month / year after "VALID THRU", "Exp:", "Expiry date"
     "birth_date.labelled": 0.9,  # a date with "DOB", "Date of birth", "born", ... on the line
     "birth_date.label_above": 0.75,  # the label is on the line above
     "birth_date.year": 0.6,  # a year alone with a birth label ("born 1985")
@@ -33,6 +34,10 @@ CONFIDENCE: dict[str, float] = {
     "name.honorific": 0.75,  # "Mr John Smith", "Dr Tan"
     "name.salutation": 0.7,  # "Dear John,"
     "name.signature": 0.6,  # a name on the line after "Sincerely," / "Regards,"
+    "name.above_address": 0.65,  # two or more name words alone on the line above a street address
+    "name.above_role": 0.65,  # two or more name words alone above a job title or "Member since" (cards)
+    "name.card_holder": 0.6,  # two or more name words alone within two lines of a card number
+    "name.elsewhere": 0.6,  # words of a name found on another line of the same photo (evidence.reading)
     "name.patronymic": 0.7,  # "X bin Y", "X binti Y", "X a/l Y", "X a/p Y": Malay and Indian patronymic names
     "name.single_word": 0.55,  # one name word where the context says a name is there
     "name.ner": 0.65,  # spaCy PERSON, two or more name words, not a company / street / heading
@@ -44,6 +49,7 @@ CONFIDENCE: dict[str, float] = {
     "address.postcode_city": 0.6,  # "50450 Kuala Lumpur", "Springfield, IL 62704"
     "address.street": 0.5,  # a street name alone ("Jalan Ampang")
     "address.po_box": 0.6,  # "P.O. Box 123"
+    "address.block_neighbour": 0.55,  # a misread line inside an address block (privobf.evidence.reading)
     "address_us.complete": 0.85,  # usaddress: number, street, type and place / ZIP
     "address_us.street": 0.7,  # usaddress: number, street and type
     # cards, documents, plates

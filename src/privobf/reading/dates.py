@@ -126,7 +126,27 @@ class DateTimeRecognizer(BaseRecognizer):
     attributes = ("a82_date_time",)
 
     def find(self, text: str, context: ReadingContext) -> list[Finding]:
-        return [self.finding("a82_date_time", _EVIDENCE[s.kind], s.start, s.end) for s in find_dates(text)]
+        found = [self.finding("a82_date_time", _EVIDENCE[s.kind], s.start, s.end) for s in find_dates(text)]
+        # OCR drops the space between a date and its time on receipts: "23/03/20183:13:19".
+        for match in _GLUED_DATE_TIME.finditer(text):
+            if _valid_day_month(int(match.group("a")), int(match.group("b"))) or _valid_day_month(int(match.group("b")), int(match.group("a"))):
+                if not any(f.start <= match.start() and match.end() <= f.end for f in found):
+                    found = [f for f in found if not (match.start() <= f.start and f.end <= match.end())]
+                    found.append(self.finding("a82_date_time", "date_time.date_time", match.start(), match.end()))
+        # A card's expiry ("VALID THRU 10/27", "Exp: 03/2026"): month and year alone are a date only after such a label.
+        for match in _EXPIRY.finditer(text):
+            if 1 <= int(match.group("m")) <= 12 and not any(f.start < match.end("date") and match.start("date") < f.end for f in found):
+                found.append(self.finding("a82_date_time", "date_time.expiry", match.start("date"), match.end("date")))
+        return found
+
+
+_GLUED_DATE_TIME = re.compile(
+    r"(?<![\w./-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?:19|20)\d{2}(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\w:])"
+)
+_EXPIRY = re.compile(
+    r"(?i)(?<![^\W\d_])(?:valid\s+(?:thru|through|until|till|to)|good\s+thru|exp(?:iry|ires|\.)?(?:\s+date)?|expiration(?:\s+date)?)"
+    r"\s*[:.]?\s*(?P<date>(?P<m>\d{1,2})\s*[/-]\s*(?:\d{4}|\d{2}))(?![\w/-])"
+)
 
 
 _BIRTH_LABEL = re.compile(

@@ -218,6 +218,18 @@ class NameContextRecognizer(BaseRecognizer):
             run = name_run(text, 0, _LABELLED_STOP)
             if run is not None and not text[: run.start].strip():
                 add(run, kind, "name.labelled")
+        # A line that is only a name, where the layout says whose: right above a street address (the sender
+        # or recipient of a letter, an envelope, a form), right above a job title or "Member since" (a
+        # business or membership card), or next to a card number (the holder's name embossed on a card).
+        if not findings:
+            run = name_run(text, 0)
+            alone = run is not None and run.words >= 2 and not text[: run.start].strip() and not text[run.end :].strip()
+            if alone and _street_address(context.line_below):
+                add(run, "full", "name.above_address")
+            elif alone and _ROLE_LINE.search(context.line_below):
+                add(run, "full", "name.above_role")
+            elif alone and any(_CARD_NUMBER.search(line) for line in (*context.previous[-2:], *context.following[:2])):
+                add(run, "full", "name.card_holder")
         # Signature: a name alone on the line after a closing ("Sincerely,"), or after "Regards," on the line.
         closing_here = _CLOSING.match(text)
         if closing_here and text[: closing_here.end()].rstrip().endswith(",") and closing_here.end() < len(text.rstrip()):
@@ -229,6 +241,26 @@ class NameContextRecognizer(BaseRecognizer):
             if run is not None and not text[: run.start].strip() and re.match(r"\s*(?:,|$)", text[run.end :]):
                 add(run, "full", "name.signature")
         return findings
+
+
+# The line under a name on a business or membership card: a role, a title, a membership.
+_ROLE_LINE = re.compile(
+    r"(?i)(?<![^\W\d_])(?:executive|manager|director|engineer|officer|consultant|assistant|designer|developer|"
+    r"analyst|specialist|coordinator|president|founder|co-founder|ceo|cto|cfo|coo|partner|architect|professor|"
+    r"lecturer|teacher|nurse|attorney|lawyer|accountant|agent|representative|advisor|adviser|associate|intern|"
+    r"head\s+of|member\s+since|student|cardholder|card\s+holder)(?![^\W\d_])"
+)
+_CARD_NUMBER = re.compile(r"(?<!\d)\d{4}(?:[ -]?\d{4}){3}(?!\d)")
+
+
+def _street_address(line: str) -> bool:
+    """Whether `line` is a street address by itself (a number with a street word, or a PO box)."""
+    if not line.strip():
+        return False
+    from .addresses import analyse_line
+
+    evidence = analyse_line(line)
+    return (evidence.number and evidence.street) or evidence.po_box
 
 
 _PATRONYMIC = re.compile(r"(?i)(?<=\S)\s+(?:bin|binti|bt|a/l|a/p|s/o|d/o)\s+(?=[^\W\d_])")

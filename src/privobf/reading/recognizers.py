@@ -186,7 +186,8 @@ def recognize(
 
 # winner -> the attributes it absorbs where they overlap (a more specific reading of the same characters)
 SUPERSEDES: dict[str, tuple[str, ...]] = {
-    "a24_birth_date": ("a82_date_time",),
+    "a24_birth_date": ("a82_date_time", "a49_phone"),
+    "a82_date_time": ("a49_phone",),  # "08.07.2016" is a valid number somewhere, and a date
     "a74_address_current_complete": ("a75_address_current_partial",),
     "a78_address_home_complete": (
         "a74_address_current_complete", "a75_address_current_partial", "a79_address_home_partial",
