@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: demo test bench bench-compare bench-protect bench-all install browser clean
+.PHONY: demo test bench bench-compare bench-protect bench-reading bench-all install browser clean
 
 $(STAMP): pyproject.toml requirements/priors-no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ bench-compare: $(STAMP)
 # the single detectors it runs (issue 17); add ARGS="--limit 4" etc. for a quick run.
 bench-protect: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/protect.py --with-centerface-alone $(ARGS)
+
+# What reading leaves readable (issue 18): SROIE receipts, and 60 generated document photos (seed 0; seed 1 is the
+# calibration set, benchmarks/results/reading_documents_calibration.json).
+DOCUMENT_PHOTOS := $(or $(TMPDIR),/tmp)/privobf-document-photos
+bench-reading: $(STAMP)
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/reading_receipts.py --split all $(ARGS)
+	rm -rf $(DOCUMENT_PHOTOS) && $(BIN)/python benchmarks/document_photos.py --out $(DOCUMENT_PHOTOS) --count 60 --seed 0
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/reading_documents.py --photos $(DOCUMENT_PHOTOS) --tools privobf,all-text,presidio
 
 # Everything docs/performance.md quotes; the 10,000-photo memory run with priors alone takes ~50 minutes on 2 cores.
 bench-all: bench bench-compare

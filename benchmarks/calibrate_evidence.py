@@ -37,6 +37,7 @@ from protect import DEFAULT_DATA, box_coverage, box_iou, boxes_mask, select  # n
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "src" / "privobf" / "evidence" / "calibration.json"
+TEXT_PROVIDER = "ppocr-v6"  # the default set's text provider, detecting only: its plate-shaped lines are calibrated
 PROVIDERS = {"centerface": "faces", "mediapipe-face": "faces", "haar-plate": "plates", "mediapipe-person": "people"}
 FACE_SHAPES = tuple((shape, grow) for shape in ("ellipse", "box") for grow in (1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 2.0))
 PLATE_SHAPES = tuple(("box", grow) for grow in (1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.5))
@@ -206,14 +207,14 @@ def other_photos_lines(root: Path, limit: int = 60):
     from privobf.priors import create_provider
     from protect import evenly_spaced
 
-    ocr = create_provider("rapidocr")
+    ocr = create_provider(TEXT_PROVIDER, read=False)
     privmini = PrivMini(root, split="train")
     lines, photos = [], 0
     for source in ("coco128", "sroie"):
         indices = [i for i, ref in enumerate(privmini.refs) if ref.source == source]
         for position in evenly_spaced(len(indices), limit):
             pixels = privmini[indices[position]].image
-            text = regions_from_result("rapidocr", "text", ocr(pixels))
+            text = regions_from_result(TEXT_PROVIDER, "text", ocr(pixels))
             lines += [(region.confidence, False) for region in plates_from_text(text, pixels.shape[:2])]
             photos += 1
     return lines, photos
@@ -231,7 +232,7 @@ def calibrate_plates(photos, haar_steps, root: Path):
     from privobf.imageio import load_image
     from privobf.priors import create_provider
 
-    providers = {name: create_provider(name) for name in ("haar-plate", "rapidocr")}
+    providers = {"haar-plate": create_provider("haar-plate"), TEXT_PROVIDER: create_provider(TEXT_PROVIDER, read=False)}
     found = []
     for photo in photos:
         pixels = load_image(photo.path).pixels
@@ -239,7 +240,7 @@ def calibrate_plates(photos, haar_steps, root: Path):
                    for region in regions_from_result(name, provider.kind, provider(pixels))]
         regions += plates_from_text(regions, pixels.shape[:2])
         found.append((photo, pixels.shape[:2], regions))
-    candidate = "rapidocr" + SUFFIX
+    candidate = TEXT_PROVIDER + SUFFIX
     outcomes = []
     for photo, _size, regions in found:
         for region in regions:
@@ -296,7 +297,7 @@ def main() -> int:
     for provider, steps in person_steps.items():
         providers[provider] = {"steps": steps, "detections": people["detections"][provider]}
     text_steps, plates = calibrate_plates(photos["plates"], providers["haar-plate"]["steps"], args.data_root)
-    providers["rapidocr@plate-shaped"] = {"steps": text_steps, "detections": plates["candidates"]}
+    providers[TEXT_PROVIDER + "@plate-shaped"] = {"steps": text_steps, "detections": plates["candidates"]}
     document = {
         "command": "python benchmarks/calibrate_evidence.py",
         "data": {task: f"{len(found)} calibration photos ({'dlib training.xml + roboflow valid' if task == 'faces' else 'PrivMini train'})"

@@ -355,7 +355,28 @@ def command_obfuscate(args: argparse.Namespace) -> int:
     keep_metadata = args.keep_metadata or bool(preferences.keep_metadata)
     options = _run_options(args, scanner, preferences, plan=plan, naming=naming, overwrite=args.overwrite,
                            keep_metadata=keep_metadata, quality=args.quality)
-    return _run(args, scanner, options, _prior_set(args, preferences, plan))
+    prior_set = _prior_set(args, preferences, plan)
+    _say_if_nothing_reads(plan, prior_set, scanner)
+    return _run(args, scanner, options, prior_set)
+
+
+def _say_if_nothing_reads(plan, prior_set, scanner) -> None:
+    """A note when the plan hides what reading decides but no provider will read (--priors off, or a provider
+    list without a reading one): those attributes then fall back to the model, or are never found."""
+    from .evidence.links import READING, linked_kinds
+    from .priors.prior_set import READING_PROVIDERS
+
+    if scanner.fusion.paper or not plan.hide:
+        return
+    readable = [a for a in plan.hide if READING in linked_kinds(scanner.vocabulary[a])]
+    if not readable or (prior_set is not None and any(name in READING_PROVIDERS for name in prior_set.requested)):
+        return
+    unknown = [a for a in readable if a not in scanner.model.attribute_ids]
+    why = "--priors off" if prior_set is None else f"no reading provider in --prior-providers ({', '.join(sorted(READING_PROVIDERS))})"
+    message = f"privobf: note: nothing reads the text ({why}): {', '.join(readable)} fall back to the model's maps"
+    if unknown:
+        message += f", and {', '.join(unknown)} cannot be found without reading"
+    print(message, file=sys.stderr)
 
 
 def command_train(args: argparse.Namespace) -> int:

@@ -224,6 +224,14 @@ class Scanner:
             profile_scores = self.profiles.scores(fused.probabilities, "max")
             why = "the model has no privacy head" if raw["profile_scores"] is None else "own sensitivity profile"
             notes.append(f"privacy score derived from attribute probabilities ({why})")
+        elif any(fused.model_probabilities[k] >= self.inference.attribute_threshold > fused.probabilities[k]
+                 for k in (self.vocabulary.index(a) for a in fused.read)):
+            # Reading overruled the classifier on text it had judged present by its look (a textbook page scored
+            # as an address): the privacy head saw the same look, so the score is the profiles' score of the fused
+            # attributes instead (VISPR's max pooling), as for a model without a head.
+            profile_scores = self.profiles.scores(fused.probabilities, "max")
+            notes.append("privacy score derived from the fused attributes (reading decided text attributes the "
+                         "privacy head had judged by their look)")
         elif (fused.probabilities > fused.model_probabilities + 1e-6).any():
             # Evidence raised an attribute the classifier doubted: a detected face counts like a predicted one,
             # so the score is at least what the profiles give the fused attributes (VISPR's max pooling).
@@ -313,6 +321,10 @@ class ImagePriors:
     read: bool = False  # a reading provider read this photo: its text attributes are decided by what it says
 
 
+# What reading understands, said in every report where it ran (issue 18, item 6; docs/usage.md § Limits of reading).
+READING_LIMITS = ("Latin script, English-first recognisers (with Malaysian, UK, German and US address and date "
+                  "conventions); text in other scripts or languages is detected but nothing in it is hidden as a "
+                  "text attribute")
 PRIOR_MAP_MAX_SIDE = 1024  # > the largest model input (448 x 1.5 scale); area-shrunk maps keep their means
 
 
@@ -333,9 +345,13 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
         regions += plates_from_text(regions, pixels.shape[:2])
     plate_boxes = [region.box for region in regions if region.kind == "plate" and not is_plate_line(region)]
     read = [name for name, result in maps.results.items() if name in READING_PROVIDERS and prior_set.reads(name)]
+    record = prior_summary(maps, prior_set)
     for name in read:
-        regions += reading_regions(name, maps.results[name], plate_boxes)
-    return ImagePriors(shrunk, prior_summary(maps, prior_set), notes, regions, read=bool(read))
+        found = reading_regions(name, maps.results[name], plate_boxes)
+        regions += found
+        record.setdefault("reading", {})[name] = {"lines": len(maps.results[name].texts), "findings": len(found),
+                                                  "limits": READING_LIMITS}
+    return ImagePriors(shrunk, record, notes, regions, read=bool(read))
 
 
 def given_priors(priors: Mapping[str, np.ndarray | None]) -> ImagePriors:
