@@ -420,6 +420,14 @@ BASELINE_WHAT = {
 }
 
 
+def check_limit_and_name(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`--limit` at least 1, `--name` a plain file name under benchmarks/results (a usage error otherwise)."""
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if not args.name or Path(args.name).name != args.name or args.name.startswith("."):
+        parser.error(f"--name {args.name!r} must be a plain file name")
+
+
 def privobf_command(folder: Path, out: Path, task: str, extra: Sequence[str], hide: str | None = None) -> list[str]:
     """The user's command for a task (`hide`: what to hide instead of the task's `--hide`)."""
     return [sys.executable, "-m", "privobf", "obfuscate", str(folder), "--hide", hide or HIDE[task], "--mode", "mask-only",
@@ -603,10 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--with-centerface-alone", action="store_true", help="also privobf's centerface provider alone (faces)")
     parser.add_argument("--name", default="protect", help="write benchmarks/results/NAME.json")
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    if not args.name or Path(args.name).name != args.name or args.name.startswith("."):
-        parser.error(f"--name {args.name!r} must be a plain file name")
+    check_limit_and_name(parser, args)
     try:
         args.privobf_extra = shlex.split(args.privobf_args)
     except ValueError as error:

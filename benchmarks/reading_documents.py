@@ -380,7 +380,7 @@ def table(tools: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from protect import comma_list, git_commit
+    from protect import check_limit_and_name, comma_list, git_commit
 
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--photos", type=Path, required=True, help="a folder written by benchmarks/document_photos.py")
@@ -390,10 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tools", type=comma_list(TOOLS), default=list(TOOLS), help="comma-separated: privobf,all-text,presidio")
     parser.add_argument("--privobf-args", default="", help="extra arguments for `privobf obfuscate`, one string (shlex-split)")
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    if not args.name or Path(args.name).name != args.name or args.name.startswith("."):
-        parser.error(f"--name {args.name!r} must be a plain file name")
+    check_limit_and_name(parser, args)
     if args.hide is not None and not [n for n in args.hide.split(",") if n.strip()]:
         parser.error("--hide names nothing")
     try:
