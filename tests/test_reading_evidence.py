@@ -252,3 +252,27 @@ def test_hiding_text_with_nothing_that_reads_says_so(tmp_path, tiny_model, capsy
     err = capsys.readouterr().err
     assert code == 0 and "nothing reads the text (--priors off): a90_email fall back" in err
     assert "a90_email cannot be found without reading" in err
+
+
+def test_a_read_card_number_supports_the_card_without_deciding_it_and_the_mask_keeps_the_models_map(tiny_model):
+    vocabulary = vocabulary_from_ids(["a0_safe", "a30_credit_card", PHONE])
+    card = reading_regions("ppocr-v6", _result([_line("4111 1111 1111 1111", 10, 20)]))
+    assert [region.attribute for region in card] == ["a30_credit_card"]
+    model = np.array([0.1, 0.6, 0.9], np.float32)
+    fused = fuse(model, card, vocabulary, FusionConfig(calibration={}), read=True)
+    assert fused.read == {PHONE}  # the card is not decided by reading alone
+    assert fused.probabilities[1] == pytest.approx(1 - (1 - 0.6) * (1 - card[0].confidence))  # full model weight
+    unread_card = fuse(model, [], vocabulary, FusionConfig(calibration={}), read=True)
+    assert unread_card.probabilities[1] == pytest.approx(0.6)  # nothing read on it: the classifier's as before
+
+
+def test_a_cards_mask_is_the_read_number_joined_with_the_models_map(tiny_model):
+    image = np.full((200, 400, 3), 255, np.uint8)
+    scanner = Scanner(tiny_model, prior_set=PriorSet([FakeReader([_line("4111 1111 1111 1111", 10, 20)])]),
+                      fusion=FusionConfig(calibration={}))
+    report = scanner.scan(image)
+    card = "a30_credit_card"
+    assert report.mask_source(card) == "detector" and not report.read(card)
+    words = report.fusion.draw(report.supporting(card), report.image_size)
+    model_map = report._weighted_map(card) >= report.mask_threshold
+    assert np.array_equal(report.mask(card), words | model_map) and words.any()

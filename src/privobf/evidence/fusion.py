@@ -17,7 +17,9 @@ Text attributes a recogniser reports (`links.readable_ids`) are decided by readi
 read the photo (design decision 37): the model's probability counts at `model_weight_read` (0.5) in the
 noisy-OR, so the model alone cannot make a text attribute present, a recogniser's finding can, and a weak
 finding with a confident model adds up; the attribute's mask is the found words' shapes, and nothing when
-none was found (never the model's blob). A reading region is evidence of its own attribute only.
+none was found (never the model's blob). A reading region is evidence of its own attribute only. Documents (a card number, a passport's
+machine-readable zone) are the exception: what is read there is evidence in the noisy-OR at full model
+weight, and the mask is the read words joined with the model's map (the document's look), decision 42.
 
 The masks of attributes with regions are the shapes of those regions whose precision reaches the kind's
 drawing floor (`draw_floor`: below it a region is weak evidence, not a place to black out), grown by the
@@ -38,7 +40,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..attributes import Vocabulary
-from .links import READING, linked_kinds
+from .links import DOCUMENTS, READING, linked_kinds
 from .plates import SUFFIX as PLATE_TEXT_SUFFIX
 from .plates import is_plate_line, superseded
 from .regions import Region
@@ -184,8 +186,9 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         if READING in kinds:
             if not read:
                 continue
-            decided.add(attribute.id)
-            weights[attribute.index] = config.model_weight_read
+            if attribute.group != DOCUMENTS:  # a document is decided by its look too (decision 42)
+                decided.add(attribute.id)
+                weights[attribute.index] = config.model_weight_read
         linked = [index for index, region in enumerate(regions)
                   if region.kind in kinds and region.attribute in (None, attribute.id)]
         if not linked:

@@ -30,6 +30,7 @@ NUDITY_IDS = frozenset({"a12_semi_nudity", "a13_full_nudity"})
 # The kinds whose masks make the model's two priors (privobf.priors.prior_set): human and text.
 PRIOR_KINDS = {MaskType.HUMAN: ("person", "face", "nudity"), MaskType.TEXT: ("text", "plate")}
 READING = "reading"
+DOCUMENTS = "Documents"  # the VISPR group whose attributes reading supports but does not decide alone
 # The providers' kinds each evidence kind comes from, where they differ: the recognisers read a text provider's lines.
 PROVIDED_BY = {READING: "text"}
 
