@@ -72,10 +72,9 @@ class Line:
         """The part of the quad under `span` (corners top-left, top-right, bottom-right, bottom-left)."""
         if self.span is None:
             return self.quad
-        a, b = self.span[0] / max(len(self.text), 1), self.span[1] / max(len(self.text), 1)
-        top = lambda t: self.quad[0] + (self.quad[1] - self.quad[0]) * t  # noqa: E731
-        bottom = lambda t: self.quad[3] + (self.quad[2] - self.quad[3]) * t  # noqa: E731
-        return np.array([top(a), top(b), bottom(b), bottom(a)])
+        from privobf.evidence.reading import quad_part
+
+        return quad_part(self.quad, self.span[0], self.span[1], len(self.text))
 
 
 def date_span(text: str, date: str) -> tuple[int, int] | None:

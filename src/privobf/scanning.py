@@ -26,7 +26,6 @@ from .evidence import FusionConfig, Region, fuse, regions_from_result
 from .evidence.people import people_around_faces
 from .evidence.plates import is_plate_line, plates_from_text
 from .evidence.reading import reading_regions
-from .priors.prior_set import READING_PROVIDERS
 from .models.config import InferenceConfig
 from .models.loading import load_image_model
 from .models.privobfnet import ImageModel
@@ -344,7 +343,7 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
     if wanted is None or "plate" in wanted:
         regions += plates_from_text(regions, pixels.shape[:2])
     plate_boxes = [region.box for region in regions if region.kind == "plate" and not is_plate_line(region)]
-    read = [name for name, result in maps.results.items() if name in READING_PROVIDERS and prior_set.reads(name)]
+    read = [name for name in maps.results if prior_set.reads(name)]
     record = prior_summary(maps, prior_set)
     for name in read:
         found = reading_regions(name, maps.results[name], plate_boxes)

@@ -17,9 +17,10 @@ Text attributes a recogniser reports (`links.readable_ids`) are decided by readi
 read the photo (design decision 37): the model's probability counts at `model_weight_read` (0.5) in the
 noisy-OR, so the model alone cannot make a text attribute present, a recogniser's finding can, and a weak
 finding with a confident model adds up; the attribute's mask is the found words' shapes, and nothing when
-none was found (never the model's blob). A reading region is evidence of its own attribute only. Documents (a card number, a passport's
-machine-readable zone) are the exception: what is read there is evidence in the noisy-OR at full model
-weight, and the mask is the read words joined with the model's map (the document's look), decision 42.
+none was found (never the model's blob). A reading region is evidence of its own attribute only.
+Documents (a card number, a passport's machine-readable zone) are the exception: what is read there is
+evidence in the noisy-OR at full model weight, and the mask is the read words joined with the model's map
+(the document's look), decision 42.
 
 The masks of attributes with regions are the shapes of those regions whose precision reaches the kind's
 drawing floor (`draw_floor`: below it a region is weak evidence, not a place to black out), grown by the
@@ -165,6 +166,7 @@ class Fused:
     precisions: list[float] = field(default_factory=list)  # per region: how likely it is real
     drawn: dict[str, list[int]] = field(default_factory=dict)  # the supports whose shapes make the mask
     read: frozenset[str] = frozenset()  # attributes decided by reading: their mask is their words', if any
+    joined: frozenset[str] = frozenset()  # documents read on: their mask is the words and the model's map
 
 
 def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig,
@@ -178,7 +180,7 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
     precisions = region_precisions(regions, config)
     drawn: dict[str, list[int]] = {}
     weights = np.ones_like(model)  # how much the classifier counts in the noisy-OR
-    decided = set()
+    decided, joined = set(), set()
     for attribute in vocabulary:
         kinds = linked_kinds(attribute)
         if not kinds or attribute.id == "a0_safe":
@@ -186,7 +188,9 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         if READING in kinds:
             if not read:
                 continue
-            if attribute.group != DOCUMENTS:  # a document is decided by its look too (decision 42)
+            if attribute.group == DOCUMENTS:  # a document is decided by its look too (decision 42)
+                joined.add(attribute.id)
+            else:
                 decided.add(attribute.id)
                 weights[attribute.index] = config.model_weight_read
         linked = [index for index, region in enumerate(regions)
@@ -202,7 +206,8 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
     if "a0_safe" in vocabulary:  # a photo with a real face is not safe, whatever the classifier thought
         safe = vocabulary.index("a0_safe")
         fused[safe] = model[safe] * float(np.prod(1.0 - evidence[np.arange(len(model)) != safe]))
-    return Fused(fused.astype(np.float32), model, evidence, supports, precisions, drawn, frozenset(decided))
+    return Fused(fused.astype(np.float32), model, evidence, supports, precisions, drawn, frozenset(decided),
+                 frozenset(joined))
 
 
 def region_precisions(regions: Sequence[Region], config: FusionConfig) -> list[float]:

@@ -32,6 +32,7 @@ A region keeps no text. The recognised lines live only in this call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import re
@@ -62,22 +63,20 @@ CONTEXT_GAP = 3.0  # in line heights
 
 @dataclass
 class OcrLine:
-    """A line as read: its text, its words (offsets into `text`) and one quad per word, in image pixels."""
+    """A line as read: its text, its words (offsets into `text`) and one quad per word, in image pixels.
+
+    Its box, slope and height are computed once: the layout steps compare every line with every other."""
 
     text: str
     words: list[Word]
     quads: list[np.ndarray]
 
-    @property
-    def points(self) -> np.ndarray:
-        return np.concatenate(self.quads) if self.quads else np.zeros((0, 2))
-
-    @property
+    @cached_property
     def box(self) -> tuple[float, float, float, float]:
-        points = self.points
+        points = np.concatenate(self.quads) if self.quads else np.zeros((0, 2))
         return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
 
-    @property
+    @cached_property
     def slope(self) -> float:
         """dy/dx of the text's baseline direction (the mean top edge of its word quads): rows of a photographed
         page are tilted, and a label and its value far to the right differ in height by slope x distance."""
@@ -87,7 +86,7 @@ class OcrLine:
         dx, dy = edges.sum(axis=0)
         return float(dy / dx) if abs(dx) > 1e-6 else 0.0
 
-    @property
+    @cached_property
     def height(self) -> float:
         """The text's height: the median height of its word quads' rotated rectangles."""
         return float(np.median([min(cv2.minAreaRect(quad.astype(np.float32))[1]) for quad in self.quads]))
@@ -121,13 +120,15 @@ def aligned(text: str, pieces: Sequence[tuple[str, np.ndarray]], line_quad: np.n
         position = start + len(piece)
     if not words and text.strip() and line_quad is not None and len(line_quad) == 4:
         words = TextLine(text).words
-        quads = [_proportional(np.asarray(line_quad, dtype=np.float64), word, len(text)) for word in words]
+        quad = np.asarray(line_quad, dtype=np.float64)
+        quads = [quad_part(quad, word.start, word.end, len(text)) for word in words]
     return OcrLine(text, words, quads) if words else None
 
 
-def _proportional(quad: np.ndarray, word: Word, length: int) -> np.ndarray:
-    """The part of a line quad (top-left, top-right, bottom-right, bottom-left) under a word's characters."""
-    a, b = word.start / max(length, 1), word.end / max(length, 1)
+def quad_part(quad: np.ndarray, start: int, end: int, length: int) -> np.ndarray:
+    """The part of a line quad (top-left, top-right, bottom-right, bottom-left) under characters [start, end) of
+    its `length`, placed in proportion to their positions (exact for monospaced text, approximate otherwise)."""
+    a, b = start / max(length, 1), end / max(length, 1)
     top = lambda t: quad[0] + (quad[1] - quad[0]) * t  # noqa: E731
     bottom = lambda t: quad[3] + (quad[2] - quad[3]) * t  # noqa: E731
     return np.array([top(a), top(b), bottom(b), bottom(a)])

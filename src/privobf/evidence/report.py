@@ -24,7 +24,6 @@ import numpy as np
 from ..report import upsample_map
 from ..segmentation.mask_source import SEGMENTATION, SegmentedReport
 from .fusion import Fused, FusionConfig
-from .links import DOCUMENTS
 from .regions import Region
 
 DETECTOR = "detector"
@@ -102,16 +101,8 @@ class EvidenceReport(SegmentedReport):
     def _joined_with_map(self, attribute_id: str) -> bool:
         """A document supported by what was read on it: its mask is the read words and the model's map, since
         the whole document identifies (design decision 42)."""
-        supporting = self.supporting(attribute_id)
-        return (bool(supporting) and all(region.kind == READING for region in supporting)
-                and self.raw_maps is not None and super().mask_source(attribute_id) != SEGMENTATION
-                and self._group(attribute_id) == DOCUMENTS)
-
-    def _group(self, attribute_id: str) -> str:
-        from ..attributes import vispr_vocabulary
-
-        vocabulary = vispr_vocabulary()
-        return vocabulary[attribute_id].group if attribute_id in vocabulary else ""
+        return (attribute_id in self.fused.joined and self.raw_maps is not None
+                and super().mask_source(attribute_id) != SEGMENTATION)
 
     def _weighted_map(self, attribute_id: str) -> np.ndarray:
         """The model's map at image resolution, times floor + (1 - floor) * prior, renormalised to [0, 1]."""

@@ -45,7 +45,6 @@ class PPOCRv6Reader(DownscalingProvider):
         self._cv2 = cv2
         self.read, self.max_side = bool(read), int(max_side)
         self.box_thresh, self.unclip_ratio, self.text_score = float(box_thresh), float(unclip_ratio), float(text_score)
-        self.max_side_len = max(self.max_side, 32)
         self._engine = RapidOCR(params={
             "Global.log_level": "critical", "Global.use_cls": False, "Global.text_score": self.text_score,
             "Global.max_side_len": max(self.max_side, 32), "Det.limit_type": "max", "Det.limit_side_len": self.max_side,
