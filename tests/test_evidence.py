@@ -47,7 +47,8 @@ def _photo(seed=0, shape=(96, 128)):
 
 def _uncalibrated(**changes) -> FusionConfig:
     """Detector confidence taken as is (no shipped calibration), fixed shapes: tests do not move with it."""
-    return FusionConfig(calibration={}, face_shape="ellipse", face_grow=1.0, plate_grow=1.0, person_margin=0.0, **changes)
+    return FusionConfig(calibration={}, face_shape="ellipse", face_grow=1.0, face_height_grow=1.0, plate_grow=1.0,
+                        person_margin=0.0, **changes)
 
 
 # ----------------------------------------------------------------------------------------------- regions
@@ -169,6 +170,10 @@ def test_shipped_calibration_is_non_decreasing_and_names_its_command():
         precisions = [step[1] for step in entry["steps"]]
         assert precisions == sorted(precisions) and all(0 < p < 1 for p in precisions), name
     assert FusionConfig().face_grow == document["shapes"]["face_grow"]
+    assert FusionConfig().face_height_grow == document["shapes"]["face_height_grow"]
+    drawn = FusionConfig(face_shape="box", face_grow=2.0, face_height_grow=1.0).draw(
+        [Region("face", "fake-face", (40, 30, 60, 50), 0.9, "box")], (100, 100))
+    assert drawn.sum() == 40 * 20  # twice as wide, as tall
 
 
 # ----------------------------------------------------------------------------------------------- scanning

@@ -288,6 +288,8 @@ def test_fill_boxes_box_ellipse_grow_and_clipping():
     assert ellipse[4, 4] == 0 and ellipse[7, 8] == 1.0
     grown = geometry.fill_boxes((20, 20), [(4, 4, 12, 10)], "box", grow=1.5)
     assert grown.sum() > box.sum() and grown[2:12, 2:14].min() == 1.0
+    wider = geometry.fill_boxes((20, 20), [(4, 4, 12, 10)], "box", grow=(1.5, 1.0))  # width, height apart
+    assert wider.sum() == 12 * 6 and wider[4:10, 2:14].min() == 1.0 and wider[3].max() == 0
     partly = geometry.fill_boxes((10, 10), [(-5, -5, 3, 3)], "ellipse")
     assert partly[0, 0] == 1.0 and partly.shape == (10, 10)
     assert geometry.fill_boxes((10, 10), [(20, 20, 30, 30), (-9, -9, -1, -1), (5, 5, 5, 9)]).sum() == 0

@@ -72,9 +72,12 @@ class FusionConfig:
     documented in docs/design-decisions.md (§ Evidence fusion) with the calibration runs behind them."""
 
     mode: str = "evidence"
-    # A face mask is the detector box grown this much, drawn as an ellipse inscribed in it or as the box.
+    # A face mask is the detector box grown this much (its width face_grow, its height face_height_grow:
+    # face detectors' boxes are narrower than the faces people mark, ears and hair included), drawn as an
+    # ellipse inscribed in it or as the box.
     face_shape: str = field(default_factory=lambda: calibrated_shape("face_shape", "ellipse"))
     face_grow: float = field(default_factory=lambda: calibrated_shape("face_grow", 1.35))
+    face_height_grow: float = field(default_factory=lambda: calibrated_shape("face_height_grow", 1.35))
     plate_grow: float = field(default_factory=lambda: calibrated_shape("plate_grow", 1.2))  # the frame, the screws
     # A plate-shaped text line is drawn as its box grown this much (privobf.evidence.plates).
     plate_text_grow: float = field(default_factory=lambda: calibrated_shape("plate_text_grow", 1.3))
@@ -99,7 +102,7 @@ class FusionConfig:
         for name in ("reading_margin", "model_weight_read"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
-        for name in ("face_grow", "plate_grow", "plate_text_grow", "text_grow", "nudity_grow"):
+        for name in ("face_grow", "face_height_grow", "plate_grow", "plate_text_grow", "text_grow", "nudity_grow"):
             if not 0.5 <= getattr(self, name) <= 4.0:
                 raise ValueError(f"{name} must be within [0.5, 4], got {getattr(self, name)}")
 
@@ -107,11 +110,11 @@ class FusionConfig:
     def paper(self) -> bool:
         return self.mode == "paper"
 
-    def grow(self, region: Region) -> float:
-        """How much a box-shaped region is grown when drawn (about its centre)."""
+    def grow(self, region: Region) -> float | tuple[float, float]:
+        """How much a box-shaped region is grown when drawn (about its centre; a pair: width, height)."""
         if region.provider.endswith(PLATE_TEXT_SUFFIX):
             return self.plate_text_grow
-        return {"face": self.face_grow, "plate": self.plate_grow, "text": self.text_grow,
+        return {"face": (self.face_grow, self.face_height_grow), "plate": self.plate_grow, "text": self.text_grow,
                 "nudity": self.nudity_grow}.get(region.kind, 1.0)
 
     def shape(self, region: Region) -> str | None:
@@ -149,6 +152,7 @@ class FusionConfig:
 
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "face_shape": self.face_shape, "face_grow": self.face_grow,
+                "face_height_grow": self.face_height_grow,
                 "plate_grow": self.plate_grow, "plate_text_grow": self.plate_text_grow,
                 "person_margin": self.person_margin, "reading_margin": self.reading_margin,
                 "model_weight_read": self.model_weight_read, "draw_floor": dict(self.draw_floor)}

@@ -35,8 +35,9 @@ class Region:
     origin: tuple[int, int] = (0, 0)  # (x, y) of the crop's top-left pixel
     attribute: str | None = None  # the one attribute it is evidence of, where the provider says (reading)
 
-    def raster(self, size: tuple[int, int], grow: float = 1.0, margin: int = 0, shape: str | None = None) -> np.ndarray:
-        """bool [H, W]: the shape, boxes and ellipses grown `grow`x about their centre, masks and polygons
+    def raster(self, size: tuple[int, int], grow: float | tuple[float, float] = 1.0, margin: int = 0,
+               shape: str | None = None) -> np.ndarray:
+        """bool [H, W]: the shape, boxes and ellipses grown `grow`x (or (width, height)x) about their centre, masks and polygons
         dilated by `margin` pixels. `shape` redraws a box-shaped region as "box" or "ellipse"."""
         height, width = size
         if self.shape in ("box", "ellipse"):

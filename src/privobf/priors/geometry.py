@@ -92,15 +92,18 @@ def fill_quads(shape: Sequence[int], quads: Iterable) -> np.ndarray:
     return mask
 
 
-def fill_boxes(shape: Sequence[int], boxes: Iterable, shape_kind: str = "box", grow: float = 1.0) -> np.ndarray:
+def fill_boxes(shape: Sequence[int], boxes: Iterable, shape_kind: str = "box",
+               grow: float | tuple[float, float] = 1.0) -> np.ndarray:
     """A float32 mask of `shape` (H, W) with each (x0, y0, x1, y1) box filled with 1.
 
     shape_kind "box" fills every pixel the (grown) box touches; "ellipse" fills the pixels whose centres lie in
-    the ellipse inscribed in the (grown) box. `grow` scales each box's width and height about its centre.
+    the ellipse inscribed in the (grown) box. `grow` scales each box's width and height about its centre; a
+    pair (width, height) scales them apart (a detector's boxes can be narrower than what people label).
     """
     if shape_kind not in ("box", "ellipse"):
         raise ValueError(f"shape_kind must be 'box' or 'ellipse', got {shape_kind!r}")
-    if not grow > 0:
+    grow_x, grow_y = (float(grow), float(grow)) if np.isscalar(grow) else (float(grow[0]), float(grow[1]))
+    if not (grow_x > 0 and grow_y > 0):
         raise ValueError(f"grow must be positive, got {grow}")
     height, width = int(shape[0]), int(shape[1])
     mask = np.zeros((height, width), dtype=np.float32)
@@ -109,7 +112,7 @@ def fill_boxes(shape: Sequence[int], boxes: Iterable, shape_kind: str = "box", g
         if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
             continue
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        half_w, half_h = (x1 - x0) * grow / 2, (y1 - y0) * grow / 2
+        half_w, half_h = (x1 - x0) * grow_x / 2, (y1 - y0) * grow_y / 2
         left = max(0, int(math.floor(cx - half_w)))
         top = max(0, int(math.floor(cy - half_h)))
         right = min(width, int(math.ceil(cx + half_w)))
