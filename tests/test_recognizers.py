@@ -78,6 +78,8 @@ PHONE_POSITIVES = [
     ("Tel No: 603-2142 1234", ["603-2142 1234"]),
     ("Tel: 012-345 6789 Fax: 03-8765 4321", ["012-345 6789", "03-8765 4321"]),
     ("9876543210", ["9876543210"]),
+    ("Call 555-123-4567 x 22", ["555-123-4567 x 22"]),  # an extension, not a quantity times a price
+    ("01.23.45.67.89", ["01.23.45.67.89"]),  # dotted pairs are not prices
 ]
 
 PHONE_LOOKALIKES = [
@@ -87,6 +89,8 @@ PHONE_LOOKALIKES = [
     "Approval Code: 123456 Batch 000123", "Trace No 001234 RRN 123456789012", "0305582 PJ PIRYALATHA",
     "widths 256/128/64/32", "4111 1111 1111 1111", "Qty 2 x 12.50 = 25.00", "CASH 50.00 CHANGE 24.50",
     "the leak rate (0.567 → 0.452–0.475)", "Pearson (0.742 / 0.737)",
+    # receipt item lines (SROIE): an item code, a quantity times a price, a price cut in two
+    "8970669 1 X 19.00 19.00", "079567600084 1 X 11.23 11.23", "9066468 8.02", "1 15.00 0 15.00 ZR",
 ]
 
 

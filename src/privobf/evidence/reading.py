@@ -20,9 +20,11 @@ A reading provider (`ppocr-v6`) returns lines with their words and word quads. H
    below the next in its column (at most `BLOCK_GAP` text heights apart, no other line between), one of them
    made sure of by a postcode or a street with its number (confidence >= `BLOCK_ANCHOR`); a line right above
    or below the block is address too when nothing was found on it and it reads like one
-   (`_block_like`: letters, no label, no company, document or contact word, no price), up to `BLOCK_STEPS`
-   lines away (`address.block_neighbour`). Receipts print "LOT P.T. 2811, JALAN ANGSA," that OCR reads
-   "PAIT"; the block around it is still the shop's address;
+   (`_block_like`: letters, no label, no company, document or contact word but building words such as
+   "Floor", "Mall", "City", no price), up to `BLOCK_STEPS` lines away (`address.block_neighbour`). Receipts
+   print "LOT P.T. 2811, JALAN ANGSA," that OCR reads "PAIT"; the block around it is still the shop's
+   address. A block line whose address finding leaves a part of it that reads like address too (no label,
+   price or contact word) is address from end to end ("LOT P.T." before "2811, JALAN ANGSA");
 6. every finding becomes one region of kind "reading": the rotated rectangle around the quads of the words it
    touches, with the finding's attribute and confidence, and "<provider>/<recogniser>" as its source.
 
@@ -272,6 +274,8 @@ def address_blocks(lines: Sequence[OcrLine], found: list[list[Finding]]) -> list
             if address[index] and not block[index] and any(
                     block[other] and _block_neighbour(lines[index], lines[other], lines) for other in range(len(lines))):
                 block[index] = changed = True
+    found = [_whole_line(line.text, findings) if block[index] else findings
+             for index, (line, findings) in enumerate(zip(lines, found))]
     added: dict[int, Finding] = {}
     for _ in range(BLOCK_STEPS):
         grown = False
@@ -291,16 +295,42 @@ def address_blocks(lines: Sequence[OcrLine], found: list[list[Finding]]) -> list
     return [findings + [added[index]] if index in added else findings for index, findings in enumerate(found)]
 
 
+def _whole_line(text: str, findings: list[Finding]) -> list[Finding]:
+    """A block line's address finding stretched to the whole line where the rest of it reads like address too
+    ("LOT P.T. 2811, JALAN ANGSA," found from "2811"; "IJOK, 45600 BESTARI JAYA," from the postcode): a
+    printed address block is address from end to end, and a label, price or contact word keeps its line as
+    it was."""
+    address = [f for f in findings if f.attribute in ADDRESS_IDS]
+    if not address:
+        return findings
+    stripped = text.strip()
+    start, end = text.index(stripped), text.index(stripped) + len(stripped)
+    first, last = min(f.start for f in address), max(f.end for f in address)
+    rest = text[start:first] + " " + text[last:end]
+    if not any(ch.isalnum() for ch in rest) or not _block_like(rest, letters_needed=False):
+        return findings
+    strongest = max(address, key=lambda f: f.confidence)
+    whole = Finding(strongest.attribute, strongest.recognizer, strongest.confidence, start, end)
+    return [f for f in findings if f.attribute not in ADDRESS_IDS] + [whole]
+
+
 _PRICE = re.compile(r"\d[.,]\d{2}(?!\d)")
 _CONTACT = re.compile(r"(?i)(?<![^\W\d_])(?:tel|fax|phone|hp|mobile|email|e-mail|gst|reg|no|id|www|http)(?![^\W\d_])")
 
 
-def _block_like(text: str) -> bool:
-    """Could this line be part of a printed address: letters, no label, price or contact, company or document word."""
-    words = [word.strip(".,;:()[]").lower() for word in text.split()]
-    if not any(ch.isalpha() for ch in text) or ":" in text or _PRICE.search(text) or _CONTACT.search(text):
+# Words of a building or a place inside one, printed in address blocks ("S117, Second Floor, Aeon Tebrau City,",
+# "KL Festival City Mall"): they do not keep a neighbouring line out of its block as company and document words do.
+BUILDING_WORDS = frozenset({"city", "mall", "plaza", "tower", "towers", "building", "centre", "center", "complex",
+                            "floor", "level", "block", "square", "park", "court", "house", "station"})
+
+
+def _block_like(text: str, letters_needed: bool = True) -> bool:
+    """Could this line be part of a printed address: letters, no label, price or contact, company or document
+    word (building words allowed)."""
+    words = [word.strip(".,;:()[]-*#'\"").lower() for word in text.split()]
+    if (letters_needed and not any(ch.isalpha() for ch in text)) or ":" in text or _PRICE.search(text) or _CONTACT.search(text):
         return False
-    return not any(word in COMPANY_WORDS or word in DOCUMENT_WORDS for word in words)
+    return not any((word in COMPANY_WORDS or word in DOCUMENT_WORDS) and word not in BUILDING_WORDS for word in words)
 
 
 def _block_neighbour(line: OcrLine, anchor: OcrLine, lines: Sequence[OcrLine]) -> bool:

@@ -39,6 +39,12 @@ _LABEL = re.compile(rf"(?i)(?<![A-Za-z])(?:(?P<phone>{_PHONE_LABEL})|(?P<other>{
 _LETTER_LABEL = re.compile(r"(?<![A-Za-z])[TMPFHC]\s*[:.]\s*$")
 _LABEL_ONLY_LINE = re.compile(rf"(?i)^\s*{_PHONE_LABEL}\s*[:.]?\s*$")
 _SEPARATORS = set(" -().\u00a0/")
+# A number that ends inside a price ("... 19" of "19.00") or starts inside one, holds a price ("9066468 8.02"),
+# or a quantity times a price ("1 X 19.00"; libphonenumber reads " X 19" as an extension) is an item line.
+_CUT_DECIMAL_AFTER = re.compile(r"[.,]\d")
+_CUT_DECIMAL_BEFORE = re.compile(r"\d[.,]$")
+_PRICE_INSIDE = re.compile(r"(?<![\d.,])\d{1,4}[.,]\d{2}(?![\d.,])")
+_TIMES = re.compile(r"\d\s+[xX×*]\s+\d+[.,]\d{2}(?!\d)")
 _DECIMAL = re.compile(r"(?<![\d.])0[.,]\d")
 
 
@@ -99,6 +105,10 @@ class PhoneRecognizer(BaseRecognizer):
             digits = _digits(raw)
             if len(digits) < MIN_PHONE_DIGITS or raw.count("/") > 1 or _DECIMAL.search(raw):
                 continue  # "256/128/64/32", "0.452–0.475": lists and ranges of numbers
+            times = _TIMES.search(text, start)
+            if (_CUT_DECIMAL_AFTER.match(text, end) or _CUT_DECIMAL_BEFORE.search(text[:start])
+                    or _PRICE_INSIDE.search(raw) or (times is not None and times.start() < end)):
+                continue  # a receipt's item line: "8970669 1 X 19.00", "1 15.00 0 15.00" (a price cut in two)
             label = nearest_label(text, start)
             if label == "other":
                 continue
