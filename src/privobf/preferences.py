@@ -106,8 +106,9 @@ class Preferences:
 
 def _resolve_all(vocabulary: Vocabulary, names: tuple[str, ...]) -> tuple[str, ...]:
     """Names that the model's vocabulary lacks entirely are dropped: a VISPR attribute a smaller model
-    was not trained on cannot be found by it (the scan notes which)."""
-    return tuple(attribute_id for name in names for attribute_id in _resolve_or_skip(vocabulary, name))
+    was not trained on cannot be found by it (the scan notes which). Each attribute once, though two names
+    hold it ("face" and "people" both hold the face)."""
+    return tuple(dict.fromkeys(attribute_id for name in names for attribute_id in _resolve_or_skip(vocabulary, name)))
 
 
 def _resolve_or_skip(vocabulary: Vocabulary, name: str) -> tuple[str, ...]:

@@ -96,7 +96,23 @@ class PrivacyReport:
             "model": self.model,
             "priors": self.priors,
             "notes": self.notes,
+            # The score is pooled over the attributes this scanner reports, and only those (issue 19).
+            "privacy_score_over": list(self.attribute_ids),
+            "not_detected": not_detected(self.attribute_ids),
         }
+
+
+def not_detected(attribute_ids: Iterable[str]) -> list[str] | None:
+    """VISPR's attributes a scanner does not report ("not detected by this model": a model trained on VISPR's
+    photos would, docs/recipes.md), for a vocabulary drawn from VISPR's; None for other vocabularies (VOC,
+    COCO, a user's own), where VISPR's list says nothing."""
+    from .attributes.vocabulary import vispr_vocabulary
+
+    ids = list(attribute_ids)
+    vispr = vispr_vocabulary().ids
+    if sum(a in vispr for a in ids) * 2 < len(ids):
+        return None
+    return [a for a in vispr if a not in ids]
 
 
 def upsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -23,6 +23,7 @@ from .attributes import UserProfiles, vispr_profiles, vocabulary_from_ids
 from .attributes.vocabulary import MaskType
 from .data.batching import image_to_tensor
 from .evidence import FusionConfig, Region, fuse, regions_from_result
+from .evidence.appearance import derived_attributes
 from .evidence.people import people_around_faces
 from .evidence.plates import is_plate_line, plates_from_text
 from .evidence.reading import reading_regions
@@ -104,6 +105,8 @@ class Scanner:
         self.inference = inference or (preset_inference.inference if preset_inference else InferenceConfig())
         self.fusion = fusion if isinstance(fusion, FusionConfig) else FusionConfig(mode=fusion)
         self.vocabulary = scanner_vocabulary(self.model.attribute_ids, self.fusion)
+        # Appearance attributes the model lacks, with P(attribute | face) from VISPR's labels (issue 19).
+        self.derived = {} if self.fusion.paper else derived_attributes(self.model.attribute_ids)
         self.own_profiles = profiles is not None  # the user's ratings, not the VISPR profiles the head learnt
         self.profiles = profiles or vispr_profiles(self.vocabulary)
         self.profile = profile
@@ -215,7 +218,8 @@ class Scanner:
     def _report(self, pixels: np.ndarray, raw: dict[str, Any], prepared: "ImagePriors") -> PrivacyReport:
         notes = list(prepared.notes)
         raw = padded(raw, len(self.vocabulary))
-        fused = fuse(raw["probabilities"], prepared.regions, self.vocabulary, self.fusion, read=prepared.read)
+        fused = fuse(raw["probabilities"], prepared.regions, self.vocabulary, self.fusion, read=prepared.read,
+                     derived=self.derived)
         profile_scores = raw["profile_scores"]
         if profile_scores is None or self.own_profiles:
             # No privacy head, or the user's own ratings (the head learnt the VISPR profiles): the score
@@ -283,13 +287,17 @@ class Scanner:
 
 def scanner_vocabulary(model_ids: Sequence[str], fusion: FusionConfig) -> "Vocabulary":
     """The attributes a scanner reports: the model's, and in evidence fusion every VISPR attribute a text
-    recogniser reports that the model lacks (issue 18: `--hide a90_email` works with the embedded model).
-    Those have no map and a model probability of 0: reading alone decides them, where a photo was read."""
+    recogniser reports that the model lacks (issue 18: `--hide a90_email` works with the embedded model) and
+    the appearance attributes VISPR's label statistics derive from a face (issue 19,
+    `privobf.evidence.appearance`). Those have no map and a model probability of 0: reading alone decides
+    the first, where a photo was read; the face decides the second."""
     if fusion.paper:
         return vocabulary_from_ids(list(model_ids))
+    from .evidence.appearance import derived_attributes
     from .evidence.links import readable_ids
 
-    return vocabulary_from_ids(list(model_ids) + sorted(readable_ids() - set(model_ids)))
+    added = (readable_ids() | set(derived_attributes(model_ids))) - set(model_ids)
+    return vocabulary_from_ids(list(model_ids) + sorted(added))
 
 
 def padded(raw: dict[str, Any], count: int) -> dict[str, Any]:

@@ -171,11 +171,14 @@ class Fused:
     drawn: dict[str, list[int]] = field(default_factory=dict)  # the supports whose shapes make the mask
     read: frozenset[str] = frozenset()  # attributes decided by reading: their mask is their words', if any
     joined: frozenset[str] = frozenset()  # documents read on: their mask is the words and the model's map
+    derived: frozenset[str] = frozenset()  # appearance attributes from label statistics: P(A | face) x P(face)
 
 
 def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig,
-         read: bool = False) -> Fused:
-    """The rule of the module docstring for one image; `read`: a reading provider read it."""
+         read: bool = False, derived: Mapping[str, float] | None = None) -> Fused:
+    """The rule of the module docstring for one image; `read`: a reading provider read it; `derived`: the
+    appearance attributes the model lacks, with P(attribute | face) (`appearance`), given the face's fused
+    probability times that, and the face and person regions they show on."""
     model = np.asarray(probabilities, dtype=np.float32)
     evidence = np.zeros_like(model)
     supports: dict[str, list[int]] = {}
@@ -207,11 +210,38 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         lines = [regions[k] for k in above if is_plate_line(regions[k])]
         drawn[attribute.id] = [k for k in above if not (regions[k].kind == "plate" and superseded(regions[k], regions, lines))]
     fused = 1.0 - (1.0 - model * weights) * (1.0 - evidence)
+    derived = {a: q for a, q in (derived or {}).items() if a in vocabulary}
+    if derived:
+        _derive_appearance(derived, vocabulary, regions, fused, evidence, supports, drawn)
     if "a0_safe" in vocabulary:  # a photo with a real face is not safe, whatever the classifier thought
         safe = vocabulary.index("a0_safe")
         fused[safe] = model[safe] * float(np.prod(1.0 - evidence[np.arange(len(model)) != safe]))
     return Fused(fused.astype(np.float32), model, evidence, supports, precisions, drawn, frozenset(decided),
-                 frozenset(joined))
+                 frozenset(joined), frozenset(derived))
+
+
+def _derive_appearance(derived: Mapping[str, float], vocabulary: Vocabulary, regions: Sequence[Region],
+                       fused: np.ndarray, evidence: np.ndarray, supports: dict[str, list[int]],
+                       drawn: dict[str, list[int]]) -> None:
+    """P(A) = q_A x P(face) for each derived attribute (in place); its regions: the faces, and the people
+    too where it shows on the body (`appearance.SHOWN_ON`)."""
+    from .appearance import SHOWN_ON
+    from .links import FACE_IDS
+
+    faces = [vocabulary.index(a) for a in sorted(FACE_IDS) if a in vocabulary]
+    if not faces:
+        return
+    face = float(max(fused[k] for k in faces))
+    face_evidence = float(max(evidence[k] for k in faces))
+    for attribute_id, q in derived.items():
+        k = vocabulary.index(attribute_id)
+        fused[k] = q * face
+        evidence[k] = q * face_evidence
+        kinds = SHOWN_ON.get(attribute_id, ("face",))
+        supports[attribute_id] = [j for j in supports.get(attribute_id, []) if regions[j].kind in kinds]
+        drawn[attribute_id] = [j for j in drawn.get(attribute_id, []) if regions[j].kind in kinds]
+        if not supports[attribute_id]:
+            del supports[attribute_id], drawn[attribute_id]
 
 
 def region_precisions(regions: Sequence[Region], config: FusionConfig) -> list[float]:

@@ -11,7 +11,9 @@ for `mask(id)` / `soft_mask(id)`, so this is the one place the evidence mode cha
   paper's weighting (§3.2), done where the detector's shape is still sharp rather than at the map stride;
 * a text attribute decided by reading (`Fused.read`): the found words' shapes, or nothing if none was found;
   never the model's map (issue 18: words, not blobs);
-* with a segmentation network (`--segmentation`), attributes it knows and no region supports take its maps.
+* with a segmentation network (`--segmentation`), attributes it knows and no region supports take its maps;
+* an appearance attribute from label statistics (`Fused.derived`): its face and person regions, or where no
+  detector found the face the model did, the face attribute's mask (`stand_in`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import numpy as np
 
 from ..report import upsample_map
 from ..segmentation.mask_source import SEGMENTATION, SegmentedReport
+from .appearance import ANCHOR
+from .appearance import SOURCE as APPEARANCE_SOURCE
 from .fusion import Fused, FusionConfig
 from .regions import Region
 
@@ -56,8 +60,18 @@ class EvidenceReport(SegmentedReport):
         """Whether reading decided this attribute on this photo (its mask: the found words, or nothing)."""
         return not self.fusion.paper and self.fused is not None and attribute_id in self.fused.read
 
+    def stand_in(self, attribute_id: str) -> str | None:
+        """The attribute whose mask an appearance attribute from label statistics takes where no detector region
+        supports it (the face the model found without a detector), else None."""
+        if (self.fused is None or self.fusion.paper or attribute_id not in self.fused.derived
+                or self.supporting(attribute_id) or ANCHOR not in self.attribute_ids):
+            return None
+        return ANCHOR
+
     def mask_source(self, attribute_id: str) -> str:
         self._index(attribute_id)
+        if self.stand_in(attribute_id):
+            return self.mask_source(ANCHOR)
         if self.read(attribute_id):
             return READING
         if self.supporting(attribute_id):
@@ -69,6 +83,8 @@ class EvidenceReport(SegmentedReport):
     def soft_mask(self, attribute_id: str) -> np.ndarray:
         if self.fusion.paper:
             return super().soft_mask(attribute_id)
+        if self.stand_in(attribute_id):
+            return self.soft_mask(ANCHOR)
         if self.supporting(attribute_id) or self.read(attribute_id):
             return self._region_mask(attribute_id).astype(np.float32)
         if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
@@ -78,6 +94,8 @@ class EvidenceReport(SegmentedReport):
     def mask(self, attribute_id: str, threshold: float | None = None) -> np.ndarray:
         if self.fusion.paper:
             return super().mask(attribute_id, threshold)
+        if self.stand_in(attribute_id):
+            return self.mask(ANCHOR, threshold)
         if self.supporting(attribute_id) or self.read(attribute_id):
             return self._region_mask(attribute_id).copy()
         if super().mask_source(attribute_id) == SEGMENTATION or self.raw_maps is None:
@@ -146,6 +164,10 @@ class EvidenceReport(SegmentedReport):
         attribute's probability). Boxes in image pixels; never the pixels or any text."""
         listed: list[dict[str, Any]] = []
         for attribute_id in attribute_ids:
+            anchor = self.stand_in(attribute_id)
+            if anchor:
+                listed += [{**entry, "attribute": attribute_id} for entry in self.hidden_regions([anchor])]
+                continue
             regions = self.supporting(attribute_id)
             if regions or self.read(attribute_id):
                 listed += [{**region.to_dict(), "attribute": attribute_id,
@@ -164,8 +186,10 @@ class EvidenceReport(SegmentedReport):
                     "model": round(float(self.fused.model_probabilities[k]), 4),
                     "detectors": round(float(self.fused.evidence[k]), 4),
                     "fused": round(float(self.probabilities[k]), 4),
+                    **({"source": APPEARANCE_SOURCE} if attribute_id in self.fused.derived else {}),
                 }
-                for k, attribute_id in enumerate(self.attribute_ids) if attribute_id in self.fused.supports
+                for k, attribute_id in enumerate(self.attribute_ids)
+                if attribute_id in self.fused.supports or attribute_id in self.fused.derived
             }
             summary["regions"] = [region.to_dict() for region in self.regions]
         return summary
