@@ -19,8 +19,9 @@ well the rule predicts the attribute's own label:
 
 And what it does to the privacy score, labels in, score out (VISPR's definition: the 30 profiles' sensitivities,
 max pooling, mean over profiles), on val: the score of all 68 labels (VISPR's) against the score of the labels
-the shipped scanner covers, taken as given — **before** (the embedded model's attributes and the recognisers')
-and **after** (the same plus the appearance attributes as q_A x the face label). Pearson, Spearman and L1.
+the shipped scanner covers, taken as given — the embedded model's attributes and issue 18's recognisers'; the
+same plus the appearance attributes as q_A x the face label; and plus the page layouts and labelled fields
+of issue 19. Pearson, Spearman and L1.
 """
 
 from __future__ import annotations
@@ -89,28 +90,38 @@ def check(photos: list[frozenset[str]], attribute: str, trained: dict[str, float
 
 
 def score_check(photos: list[frozenset[str]], trained: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Privacy scores from the labels the scanner covers (before / after the appearance attributes) against
-    VISPR's score of all the labels, on `photos`."""
+    """Privacy scores from the labels the scanner covers against VISPR's score of all the labels, on `photos`:
+    the model and issue 18's recognisers; + the appearance attributes as q x the face label; + the page layouts
+    and labelled fields (issue 19), their labels taken as given."""
     from scipy.stats import pearsonr, spearmanr
 
     from privobf.attributes import vispr_profiles
-    from privobf.evidence.links import readable_ids
     from privobf.models.loading import load_image_model
+    from privobf.reading import readable_attributes
+    from privobf.reading.fields import LabelledFieldRecognizer
+    from privobf.reading.layouts import layout_attributes
 
     profiles = vispr_profiles()
     ids = profiles.vocabulary.ids
-    covered = (set(load_image_model(None).attribute_ids) | readable_ids()) & set(ids)
+    fields = set(LabelledFieldRecognizer.attributes)
+    first = (set(load_image_model(None).attribute_ids) | (set(readable_attributes()) - fields)) & set(ids)
+    pages = (set(layout_attributes()) | fields) & set(ids)
     truth = np.array([[a in labels for a in ids] for labels in photos], np.float32)
-    before = truth * np.array([a in covered for a in ids], np.float32)
-    after = before.copy()
     face = np.array([has_face(labels) for labels in photos], np.float32)
-    for attribute, values in trained.items():
-        after[:, ids.index(attribute)] = values["given_face"] * face
+
+    def covered(chosen: set[str], derived: bool) -> np.ndarray:
+        labels = truth * np.array([a in chosen for a in ids], np.float32)
+        if derived:
+            for attribute, values in trained.items():
+                labels[:, ids.index(attribute)] = values["given_face"] * face
+        return labels
+
     reference = profiles.overall(truth)
     rows = {}
-    for name, labels in (("before", before), ("after", after)):
-        score = profiles.overall(labels)
-        rows[name] = {"attributes": len(covered) + (len(trained) if name == "after" else 0),
+    for name, chosen, derived in (("model and recognisers", first, False), ("+ label statistics", first, True),
+                                  ("+ layouts and fields", first | pages, True)):
+        score = profiles.overall(covered(chosen, derived))
+        rows[name] = {"attributes": len(chosen) + (len(trained) if derived else 0),
                       "pearson": round(float(pearsonr(score, reference)[0]), 4),
                       "spearman": round(float(spearmanr(score, reference)[0]), 4),
                       "l1": round(float(np.abs(score - reference).mean()), 4)}

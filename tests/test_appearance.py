@@ -114,7 +114,8 @@ def test_statistics_and_the_val_check_are_recomputed_from_labels(tmp_path, monke
     assert gender == {"given_face": round(2 / 3, 4), "given_no_face": 0.5, "base_rate": 0.6}
     written = json.loads((results / "appearance_statistics.json").read_text())
     scores = written["privacy_score_val"]
-    assert scores["after"]["attributes"] == scores["before"]["attributes"] + len(SHOWN_ON)
+    assert scores["+ label statistics"]["attributes"] == scores["model and recognisers"]["attributes"] + len(SHOWN_ON)
+    assert scores["+ layouts and fields"]["attributes"] > scores["+ label statistics"]["attributes"]
     check = written["val"]["a4_gender"]
     assert check["rule_present"] and check["precision"] == 0.5 and check["recall"] == 0.5  # 1 of 2 faces, 1 of 2 genders
 

@@ -34,8 +34,8 @@ from privobf.reading import (
 from privobf.reading import recognizers as registry
 
 BUILTIN = [
-    "address", "address-us", "birth-date", "card", "date-time", "email", "id-number", "mrz", "name-context",
-    "name-ner", "phone", "plate", "username",
+    "address", "address-us", "birth-date", "card", "date-time", "email", "id-number", "labelled-field", "mrz",
+    "name-context", "name-ner", "phone", "plate", "username",
 ]
 ADDRESS_ATTRIBUTES = {
     "a74_address_current_complete", "a75_address_current_partial", "a78_address_home_complete", "a79_address_home_partial",
@@ -753,3 +753,35 @@ def test_a_date_that_is_also_a_valid_phone_number_is_reported_as_a_date():
 def test_a_date_glued_to_its_time_by_ocr_is_one_date_time():
     assert found("23/03/20183:13:19", ["date-time"]) == [("a82_date_time", "23/03/20183:13:19")]
     assert found("12/03/201899:99", ["date-time"]) == []  # no time after the year: a code
+
+
+# ---------------------------------------------------------------------------------------- labelled fields
+
+FIELD_POSITIVES = [
+    ("Nationality: Malaysian", (), [("a25_nationality", "Malaysian")]),
+    ("NATIONALITY/NATIONALITE: BRITISH CITIZEN", (), [("a25_nationality", "BRITISH CITIZEN")]),
+    ("Staatsangehörigkeit: DEUTSCH", (), [("a25_nationality", "DEUTSCH")]),
+    ("Place of birth: Ipoh, Perak", (), [("a23_birth_city", "Ipoh, Perak")]),
+    ("Tempat lahir: Johor Bahru", (), [("a23_birth_city", "Johor Bahru")]),
+    ("Marital status: Married", (), [("a27_marital_status", "Married")]),
+    ("Occupation: Staff Nurse", (), [("a46_occupation", "Staff Nurse")]),
+    ("Occupation: Nurse  Marital status: Single", (), [("a46_occupation", "Nurse"), ("a27_marital_status", "Single")]),
+    ("Malaysian", ("Nationality",), [("a25_nationality", "Malaysian")]),  # a card's small label above its value
+]
+FIELD_LOOKALIKES = [
+    ("Nationality:", ()),  # a blank field
+    ("Place of birth: 12/03/1990", ()),  # a date is not a place
+    ("Please state your nationality and occupation below.", ()),  # words in a sentence
+    ("Member of the profession since 1990", ()),
+    ("Name: Tan Wei", ("Nationality",)),  # another field's label on the line below
+]
+
+
+@pytest.mark.parametrize("text,previous,expected", FIELD_POSITIVES)
+def test_labelled_fields_report_the_value_and_leave_the_label(text, previous, expected):
+    assert found(text, ["labelled-field"], previous=previous) == expected
+
+
+@pytest.mark.parametrize("text,previous", FIELD_LOOKALIKES)
+def test_labelled_fields_leave_lookalikes(text, previous):
+    assert found(text, ["labelled-field"], previous=previous) == []

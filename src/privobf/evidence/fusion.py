@@ -41,6 +41,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..attributes import Vocabulary
+from .layouts import is_layout
 from .links import DOCUMENTS, READING, linked_kinds
 from .plates import SUFFIX as PLATE_TEXT_SUFFIX
 from .plates import is_plate_line, superseded
@@ -125,7 +126,7 @@ class FusionConfig:
         """Pixels a silhouette or polygon is dilated by when drawn."""
         if region.kind == "person":
             return int(round(self.person_margin * float(np.hypot(*size))))
-        if region.kind == READING and region.polygon is not None:
+        if region.kind == READING and region.polygon is not None and not is_layout(region):
             sides = np.linalg.norm(np.diff(np.vstack([region.polygon, region.polygon[:1]]), axis=0), axis=1)
             return max(2, int(round(self.reading_margin * float(sides.min()))))
         return 0

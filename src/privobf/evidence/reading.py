@@ -26,7 +26,9 @@ A reading provider (`ppocr-v6`) returns lines with their words and word quads. H
    address. A block line whose address finding leaves a part of it that reads like address too (no label,
    price or contact word) is address from end to end ("LOT P.T." before "2811, JALAN ANGSA");
 6. every finding becomes one region of kind "reading": the rotated rectangle around the quads of the words it
-   touches, with the finding's attribute and confidence, and "<provider>/<recogniser>" as its source.
+   touches, with the finding's attribute and confidence, and "<provider>/<recogniser>" as its source;
+7. the kinds of document or screen the lines say together (a passport, a receipt, a letter, a chat, …:
+   `privobf.reading.layouts`) become one region each, the whole page around them (`evidence.layouts`).
 
 A region keeps no text. The recognised lines live only in this call.
 """
@@ -46,6 +48,7 @@ from ..priors.base import PriorResult
 from ..reading import CONFIDENCE, Finding, ReadingContext, TextLine, Word, merge_findings, recognize
 from ..reading.names import is_name_word
 from ..reading.words import COMPANY_WORDS, DOCUMENT_WORDS
+from .layouts import layout_regions
 from .regions import Region
 
 KIND = "reading"
@@ -213,7 +216,7 @@ def reading_regions(provider: str, result: PriorResult, plate_boxes: Sequence[tu
              for line, context in zip(lines, contexts(lines, plate_boxes))]
     found = names_elsewhere(lines, found)
     found = address_blocks(lines, found)
-    regions = []
+    regions = layout_regions(provider, lines, found, KIND)
     for line, findings in zip(lines, found):
         for finding in findings:
             chosen = finding.word_indices(line.words)

@@ -61,4 +61,20 @@ CONFIDENCE: dict[str, float] = {
     "id.labelled": 0.85,  # "Passport No: X1234567", "NRIC: ...", "Ausweis-Nr ..."
     "id.nric": 0.8,  # a Malaysian NRIC (YYMMDD-PB-####) with a valid birth date, unlabelled
     "plate.inside_plate": 0.8,  # 4-10 letters and digits on a line inside a plate region
+    # labelled fields (fields.py): nationality, place of birth, marital status, occupation
+    "field.labelled": 0.8,  # the value after its label on the line ("Nationality: Malaysian")
+    "field.label_above": 0.7,  # the label alone on the line above (stacked card fields)
+    # page-level layouts (layouts.py): the photo shows this kind of document or screen
+    "layout.passport": 0.85,  # "PASSPORT" heading, or a verified passport MRZ
+    "layout.id-card": 0.85,  # "IDENTITY CARD", "Personalausweis", "MyKad", ...
+    "layout.drivers-licence": 0.85,  # "DRIVER LICENSE", "Führerschein", ...
+    "layout.bank-card": 0.85,  # a Luhn-valid card number with "VALID THRU", a network or a bank word
+    "layout.student-id": 0.8,  # "STUDENT CARD", "Student ID", "Kad Pelajar", ...
+    "layout.letter": 0.7,  # a salutation and a closing below it
+    "layout.receipt": 0.8,  # two receipt words (total, cash, change, GST, ...) and three prices
+    "layout.ticket": 0.75,  # "BOARDING PASS" / "TICKET" with two travel words
+    "layout.email-header": 0.8,  # "Subject:" with "From:" or "To:" starting lines
+    "layout.chat": 0.75,  # messages stamped with times, with a chat word or five of them
+    "layout.medicine-label": 0.7,  # a dose with an instruction or pharmacy word
+    "layout.court-papers": 0.65,  # three different legal words
 }

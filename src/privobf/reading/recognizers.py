@@ -259,4 +259,4 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 def _load_builtin_recognizers() -> None:
     # Registers the built-in recognisers; their modules import no optional package at import time.
-    from . import addresses, contact, dates, documents, names  # noqa: F401  (importing registers them)
+    from . import addresses, contact, dates, documents, fields, names  # noqa: F401  (importing registers them)
