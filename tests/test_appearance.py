@@ -127,3 +127,17 @@ def test_reports_say_what_they_pool_over_and_what_the_model_does_not_detect():
     assert "a11_tattoo" in summary["not_detected"] and "a4_gender" not in summary["not_detected"]
     assert len(summary["not_detected"]) + len([a for a in report.attribute_ids if a != "x1_person_body"]) == 68
     assert not_detected(["person", "car", "dog"]) is None  # a VOC-like vocabulary: VISPR's list says nothing
+
+
+def test_what_the_scanner_only_reads_is_text_so_hiding_people_never_reads():
+    from privobf.evidence.links import providers_for
+    from privobf.protection import resolve_names
+    from privobf.scanning import scanner_vocabulary
+
+    vocabulary = scanner_vocabulary(MODEL_IDS, FusionConfig())
+    assert vocabulary["a46_occupation"].mask_type.value == "text"  # VISPR: Human-type (uniforms); here: read
+    people, text = resolve_names(vocabulary, ["people"]), resolve_names(vocabulary, ["text"])
+    assert "a46_occupation" not in people and "a46_occupation" in text and "a4_gender" in people
+    kinds = {"mediapipe-person": "person", "centerface": "face", "ppocr-v6": "text"}
+    assert "ppocr-v6" not in providers_for(people, vocabulary, kinds)
+    assert "ppocr-v6" in providers_for(text, vocabulary, kinds)

@@ -11,6 +11,7 @@ the paper's report, with the priors only weighting the maps.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attributes import UserProfiles, vispr_profiles, vocabulary_from_ids
+from .attributes import UserProfiles, Vocabulary, vispr_profiles, vocabulary_from_ids
 from .attributes.vocabulary import MaskType
 from .data.batching import image_to_tensor
 from .evidence import FusionConfig, Region, fuse, regions_from_result
@@ -33,7 +34,6 @@ from .models.privobfnet import ImageModel
 from .report import PrivacyReport
 
 if TYPE_CHECKING:
-    from .attributes import Vocabulary
     from .priors import PriorMaps, PriorSet
     from .segmentation.mask_source import SegmentationMaskSource
 
@@ -296,8 +296,15 @@ def scanner_vocabulary(model_ids: Sequence[str], fusion: FusionConfig) -> "Vocab
     from .evidence.appearance import derived_attributes
     from .evidence.links import readable_ids
 
-    added = (readable_ids() | set(derived_attributes(model_ids))) - set(model_ids)
-    return vocabulary_from_ids(list(model_ids) + sorted(added))
+    read = readable_ids() - set(model_ids)
+    added = (read | set(derived_attributes(model_ids))) - set(model_ids)
+    vocabulary = vocabulary_from_ids(list(model_ids) + sorted(added))
+    # What this scanner grounds only by reading is shown as writing here, whatever VISPR's mask type says (an
+    # occupation is Human-type for its uniforms; read, it is a job title): `--hide text` holds it, `--hide
+    # people` does not (and so does not start the reader), and it is filled solid.
+    return Vocabulary([dataclasses.replace(a, mask_type=MaskType.TEXT, mask_type_reason="read by this scanner")
+                       if a.id in read and a.mask_type != MaskType.TEXT and a.group != "Documents" else a
+                       for a in vocabulary], vocabulary.name)
 
 
 def padded(raw: dict[str, Any], count: int) -> dict[str, Any]:
