@@ -350,3 +350,22 @@ def test_preferences_naming_attributes_the_model_lacks_say_they_are_skipped(tmp_
     err = capsys.readouterr().err
     # gender follows from the face by VISPR's label statistics (issue 19); religion needs a VISPR-trained model
     assert code == 0 and "this model does not detect 'religion'; skipped" in err and "gender" not in err
+
+
+def test_a_cascade_box_with_no_text_in_it_is_weak_evidence_and_not_drawn():
+    from privobf.evidence.plates import NO_TEXT_SUFFIX, without_text
+
+    size = (300, 400)
+    plate = Region("plate", "haar-plate", (100.0, 200.0, 200.0, 240.0), 2.5)
+    grille = Region("plate", "haar-plate", (20.0, 20.0, 180.0, 70.0), 2.5)  # no characters in it
+    line = Region("text", "ppocr-v6", (110.0, 205.0, 190.0, 235.0), 0.9)
+    regions = without_text([plate, grille, line])
+    assert [r.provider for r in regions] == ["haar-plate", "haar-plate" + NO_TEXT_SUFFIX, "ppocr-v6"]
+    assert without_text(regions) == regions  # renamed once
+    vocabulary = vocabulary_from_ids(["a0_safe", "a103_license_plate_complete"])
+    config = FusionConfig(calibration={"haar-plate": [(0.0, 0.9)], "haar-plate" + NO_TEXT_SUFFIX: [(0.0, 0.14)]},
+                          draw_floor={"plate": 0.0, "haar-plate" + NO_TEXT_SUFFIX: 0.2})
+    fused = fuse(np.array([0.1, 0.1], np.float32), regions, vocabulary, config)
+    assert fused.supports["a103_license_plate_complete"] == [0, 1]  # both are evidence
+    assert fused.drawn["a103_license_plate_complete"] == [0]  # only the box with characters is hidden
+    assert config.floor(regions[1]) == 0.2 and config.floor(regions[0]) == 0.0

@@ -26,7 +26,7 @@ from .data.batching import image_to_tensor
 from .evidence import FusionConfig, Region, fuse, regions_from_result
 from .evidence.appearance import derived_attributes
 from .evidence.people import people_around_faces
-from .evidence.plates import is_plate_line, plates_from_text
+from .evidence.plates import is_plate_line, plates_from_text, without_text
 from .evidence.reading import reading_regions
 from .models.config import InferenceConfig
 from .models.loading import load_image_model
@@ -357,6 +357,8 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
         regions += people_around_faces(pixels, regions, prior_set.providers)
     if wanted is None or "plate" in wanted:
         regions += plates_from_text(regions, pixels.shape[:2])
+        if any(kinds[name] == "text" for name in maps.results):  # a text detector looked: boxes without text
+            regions = without_text(regions)
     plate_boxes = [region.box for region in regions if region.kind == "plate" and not is_plate_line(region)]
     read = [name for name in maps.results if prior_set.reads(name)]
     record = prior_summary(maps, prior_set)

@@ -91,7 +91,8 @@ class FusionConfig:
     nudity_grow: float = 1.1
     # Silhouettes dilated by this share of the image diagonal (hair, edges the segmenter leaves out).
     person_margin: float = field(default_factory=lambda: calibrated_shape("person_margin", 0.004))
-    # Regions less precise than this (per kind) are evidence but are not drawn into masks.
+    # Regions less precise than this (per kind, or per provider where one is named) are evidence but are not
+    # drawn into masks.
     draw_floor: Mapping[str, float] = field(default_factory=lambda: calibrated_shape("draw_floor", {}))
     calibration: Mapping[str, Sequence[tuple[float, float]]] | None = None  # None: the shipped one
 
@@ -137,6 +138,10 @@ class FusionConfig:
         for region in regions:
             drawn |= region.raster(size, self.grow(region), self.margin(region, size), self.shape(region))
         return drawn
+
+    def floor(self, region: Region) -> float:
+        """The drawing floor of a region: its provider's (e.g. "haar-plate@no-text") if set, else its kind's."""
+        return float(self.draw_floor.get(region.provider, self.draw_floor.get(region.kind, 0.0)))
 
     def precision(self, region: Region) -> float:
         """How likely a region of this provider at this confidence is a real instance."""
@@ -207,7 +212,7 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
             continue
         supports[attribute.id] = linked
         evidence[attribute.index] = max(precisions[index] for index in linked)
-        above = [k for k in linked if precisions[k] >= config.draw_floor.get(regions[k].kind, 0.0)]
+        above = [k for k in linked if precisions[k] >= config.floor(regions[k])]
         lines = [regions[k] for k in above if is_plate_line(regions[k])]
         drawn[attribute.id] = [k for k in above if not (regions[k].kind == "plate" and superseded(regions[k], regions, lines))]
     fused = 1.0 - (1.0 - model * weights) * (1.0 - evidence)
