@@ -41,6 +41,11 @@ class LayoutFinding:
 LayoutRule = Callable[[Sequence[str], Sequence[Sequence[Finding]]], tuple[int, ...]]
 
 
+def _words(alternatives: str) -> re.Pattern[str]:
+    """Any of the `alternatives` (a regex alternation) as whole words, any case."""
+    return re.compile(rf"(?i)(?<![^\W\d_])(?:{alternatives})(?![^\W\d_])")
+
+
 HEADING_WORDS = 6  # a document's title is a short line; "bring your identity card" in a sentence is not one
 
 
@@ -55,36 +60,36 @@ def _headings(texts: Sequence[str], pattern: re.Pattern[str]) -> tuple[int, ...]
 # The heading, not the label of a passport number that ID cards and forms print ("Passport No:").
 _PASSPORT = re.compile(r"(?i)(?<![^\W\d_])(?:passport|passeport|reisepass|pasaporte|pasport|passaporto)(?![^\W\d_])"
                        r"(?!\s*(?:no\b|number|nr\b|#|n°|num\b))")
-_ID_CARD = re.compile(
-    r"(?i)(?<![^\W\d_])(?:identity\s+card|national\s+id(?:entity)?(?:\s+card)?|id\s+card|identification\s+card|"
+_ID_CARD = _words(
+    r"identity\s+card|national\s+id(?:entity)?(?:\s+card)?|id\s+card|identification\s+card|"
     r"resident(?:'?s)?\s+card|personalausweis|carte\s+(?:nationale\s+)?d'identit[ée]|mykad|kad\s+pengenalan|"
-    r"documento\s+nacional\s+de\s+identidad)(?![^\W\d_])"
+    r"documento\s+nacional\s+de\s+identidad"
 )
-_CARD_WORDS = re.compile(
-    r"(?i)(?<![^\W\d_])(?:valid\s+(?:thru|through|from)|good\s+thru|debit|credit|visa|mastercard|"
-    r"maestro|amex|american\s+express|platinum|bank|cardholder|contactless)(?![^\W\d_])"
+_CARD_WORDS = _words(
+    r"valid\s+(?:thru|through|from)|good\s+thru|debit|credit|visa|mastercard|"
+    r"maestro|amex|american\s+express|platinum|bank|cardholder|contactless"
 )
-_LICENCE = re.compile(
-    r"(?i)(?<![^\W\d_])(?:driv(?:er'?s?|ing)\s+licen[cs]e|f[üu]hrerschein|permis\s+de\s+conduire|lesen\s+memandu|"
-    r"licencia\s+de\s+conducir)(?![^\W\d_])"
+_LICENCE = _words(
+    r"driv(?:er'?s?|ing)\s+licen[cs]e|f[üu]hrerschein|permis\s+de\s+conduire|lesen\s+memandu|"
+    r"licencia\s+de\s+conducir"
 )
-_STUDENT_CARD = re.compile(
-    r"(?i)(?<![^\W\d_])(?:student\s*(?:id|card|no|number|pass)|(?:id|kad|kad\s+matrik)\s+pelajar|studierendenausweis|"
-    r"carte\s+d'[ée]tudiant|carnet\s+de\s+estudiante|matric(?:ulation)?\s+(?:no|number|card))(?![^\W\d_])"
+_STUDENT_CARD = _words(
+    r"student\s*(?:id|card|no|number|pass)|(?:id|kad|kad\s+matrik)\s+pelajar|studierendenausweis|"
+    r"carte\s+d'[ée]tudiant|carnet\s+de\s+estudiante|matric(?:ulation)?\s+(?:no|number|card)"
 )
 _SALUTATION = re.compile(r"(?i)^\s*(?:dear|hello|hi|to\s+whom\s+it\s+may\s+concern|sehr\s+geehrte[rs]?|liebe[rs]?)\b")
 _CLOSING = re.compile(
     r"(?i)^\s*(?:yours\s+(?:sincerely|faithfully|truly)|sincerely|kind\s+regards|best\s+regards|regards|"
     r"best\s+wishes|warm\s+regards|mit\s+freundlichen\s+gr[üu](?:ß|ss)en|cordialement)\b[\s,.!]*$"
 )
-_RECEIPT_WORDS = re.compile(
-    r"(?i)(?<![^\W\d_])(?:sub\s*-?\s*total|total|cash|change|tax\s+invoice|receipt|gst|sst|vat|qty|rounding|"
-    r"amount\s+due|balance\s+due|tendered|tender|cashier|invoice|payment|paid)(?![^\W\d_])"
+_RECEIPT_WORDS = _words(
+    r"sub\s*-?\s*total|total|cash|change|tax\s+invoice|receipt|gst|sst|vat|qty|rounding|"
+    r"amount\s+due|balance\s+due|tendered|tender|cashier|invoice|payment|paid"
 )
 _PRICE = re.compile(r"(?<![\d.,])\d{1,6}[.,]\d{2}(?![\d.,%])")
-_TICKET = re.compile(
-    r"(?i)(?<![^\W\d_])(?:boarding\s+pass|e-?ticket|ticket|admit\s+one|seat|gate|flight|platform|coach|carriage|"
-    r"passenger|departure|departs|arrival|boarding|row|zone|valid\s+for\s+one\s+journey)(?![^\W\d_])"
+_TICKET = _words(
+    r"boarding\s+pass|e-?ticket|ticket|admit\s+one|seat|gate|flight|platform|coach|carriage|"
+    r"passenger|departure|departs|arrival|boarding|row|zone|valid\s+for\s+one\s+journey"
 )
 _EMAIL_HEADER = re.compile(r"(?i)^\s*(from|to|cc|bcc|subject|sent|date|reply-to)\s*:")
 _CHAT_WORDS = re.compile(
@@ -94,13 +99,13 @@ _CHAT_WORDS = re.compile(
 _LONE_TIME = re.compile(r"(?i)^\s*(?:[01]?\d|2[0-3]):[0-5]\d(?:\s?[ap]\.?m\.?)?\s*(?:[✓✔√]+)?\s*$")
 _MESSAGE_TIME = re.compile(r"(?i)(?:[01]?\d|2[0-3]):[0-5]\d(?:\s?[ap]\.?m\.?)?\s*$")
 _MEDICINE_DOSE = re.compile(r"(?i)(?<![^\W\d_])\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ml|iu)(?![^\W\d_])")
-_MEDICINE_WORDS = re.compile(
-    r"(?i)(?<![^\W\d_])(?:tablets?|capsules?|take|dose|dosage|daily|twice|times\s+a\s+day|rx|prescription|"
-    r"prescribed|pharmacy|pharmacist|refills?|by\s+mouth|before\s+meals|after\s+meals)(?![^\W\d_])"
+_MEDICINE_WORDS = _words(
+    r"tablets?|capsules?|take|dose|dosage|daily|twice|times\s+a\s+day|rx|prescription|"
+    r"prescribed|pharmacy|pharmacist|refills?|by\s+mouth|before\s+meals|after\s+meals"
 )
-_LEGAL_WORDS = re.compile(
-    r"(?i)(?<![^\W\d_])(?:court|plaintiff|defendant|summons|subpoena|warrant|case\s+no|claimant|respondent|"
-    r"magistrate|verdict|judgment|judgement|lawsuit|attorney|solicitors?|hearing|sentenced|bail|writ)(?![^\W\d_])"
+_LEGAL_WORDS = _words(
+    r"court|plaintiff|defendant|summons|subpoena|warrant|case\s+no|claimant|respondent|"
+    r"magistrate|verdict|judgment|judgement|lawsuit|attorney|solicitors?|hearing|sentenced|bail|writ"
 )
 
 
