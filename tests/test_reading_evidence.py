@@ -229,14 +229,14 @@ def test_a_block_line_is_address_from_end_to_end_and_building_lines_join_the_blo
     from privobf.evidence.reading import address_blocks
     from privobf.reading import TextLine, recognize
 
-    texts = ["YHM CAFE", "S117, Second Floor,", "Aeon Tebrau City,", "LOT P.T. 2811, JALAN ANGSA,",
+    texts = ["(162761-M)", "S117, Second Floor,", "Aeon Tebrau City,", "LOT P.T. 2811, JALAN ANGSA,",
              "IJOK, 45600 BESTARI JAYA,", "Tel: 03-3279 1851, 45600 Ijok", "-INVOICE-"]
     lines = [OcrLine(text, TextLine(text).words, [_quad(100, 20 * k, 300, 20 * k + 16)]) for k, text in enumerate(texts)]
     grown = address_blocks(lines, [recognize(text, names=["address"]) for text in texts])
     spans = [sorted(text[f.start:f.end] for f in findings) for text, findings in zip(texts, grown)]
     assert spans[1] == ["S117, Second Floor,"] and spans[2] == ["Aeon Tebrau City,"]  # building words join
     assert spans[3] == ["LOT P.T. 2811, JALAN ANGSA,"] and spans[4] == ["IJOK, 45600 BESTARI JAYA,"]
-    assert spans[0] == [] and spans[6] == []  # a company line and a document word stay readable
+    assert spans[0] == [] and spans[6] == []  # a company registration number and a document word stay readable
     assert spans[5] and all(not span.startswith("Tel") for span in spans[5])  # the label is not stretched over
 
 

@@ -21,7 +21,7 @@ A reading provider (`ppocr-v6`) returns lines with their words and word quads. H
    made sure of by a postcode or a street with its number (confidence >= `BLOCK_ANCHOR`); a line right above
    or below the block is address too when nothing was found on it and it reads like one
    (`_block_like`: letters, no label, no company, document or contact word but building words such as
-   "Floor", "Mall", "City", no price), up to `BLOCK_STEPS` lines away (`address.block_neighbour`). Receipts
+   "Floor", "Mall", "City", no price, not a company registration number such as "(162761-M)"), up to `BLOCK_STEPS` lines away (`address.block_neighbour`). Receipts
    print "LOT P.T. 2811, JALAN ANGSA," that OCR reads "PAIT"; the block around it is still the shop's
    address. A block line whose address finding leaves a part of it that reads like address too (no label,
    price or contact word) is address from end to end ("LOT P.T." before "2811, JALAN ANGSA");
@@ -318,6 +318,8 @@ def _whole_line(text: str, findings: list[Finding]) -> list[Finding]:
 
 
 _PRICE = re.compile(r"\d[.,]\d{2}(?!\d)")
+# A company registration number printed alone under a shop's name ("965857-A", "(162761-M)"): not address.
+_REGISTRATION = re.compile(r"^\W*\d{4,8}\s?-\s?[A-Z]\W*$")
 _CONTACT = re.compile(r"(?i)(?<![^\W\d_])(?:tel|fax|phone|hp|mobile|email|e-mail|gst|reg|no|id|www|http)(?![^\W\d_])")
 
 
@@ -331,7 +333,8 @@ def _block_like(text: str, letters_needed: bool = True) -> bool:
     """Could this line be part of a printed address: letters, no label, price or contact, company or document
     word (building words allowed)."""
     words = [word.strip(".,;:()[]-*#'\"").lower() for word in text.split()]
-    if (letters_needed and not any(ch.isalpha() for ch in text)) or ":" in text or _PRICE.search(text) or _CONTACT.search(text):
+    if ((letters_needed and not any(ch.isalpha() for ch in text)) or ":" in text or _PRICE.search(text)
+            or _CONTACT.search(text) or _REGISTRATION.match(text)):
         return False
     return not any((word in COMPANY_WORDS or word in DOCUMENT_WORDS) and word not in BUILDING_WORDS for word in words)
 
