@@ -287,7 +287,7 @@ def test_a_cards_mask_is_the_read_number_joined_with_the_models_map(tiny_model):
                       fusion=FusionConfig(calibration={}))
     report = scanner.scan(image)
     card = "a30_credit_card"
-    assert report.mask_source(card) == "detector" and not report.read(card)
+    assert report.mask_source(card) == "reading" and not report.read(card)  # read words support it, not decide it
     words = report.fusion.draw(report.supporting(card), report.image_size)
     model_map = report._weighted_map(card) >= report.mask_threshold
     assert np.array_equal(report.mask(card), words | model_map) and words.any()

@@ -74,8 +74,9 @@ class EvidenceReport(SegmentedReport):
             return self.mask_source(ANCHOR)
         if self.read(attribute_id):
             return READING
-        if self.supporting(attribute_id):
-            return DETECTOR
+        supporting = self.supporting(attribute_id)
+        if supporting:  # a document supported by what was read on it is reading's too (decision 42)
+            return READING if all(region.kind == READING for region in supporting) else DETECTOR
         return super().mask_source(attribute_id)
 
     # --------------------------------------------------------------------------------------- masks
