@@ -106,9 +106,10 @@ def test_plate_shaped_text_lines_are_plate_evidence_drawn_instead_of_a_loose_cas
     fused = fuse(np.array([0.5, 0.1], np.float32), regions, vocabulary, weak)  # inside a cascade box: both agree
     assert [regions[k] for k in fused.drawn["a103_license_plate_complete"]] == [elsewhere, plate]
     assert fused.precisions[3] == pytest.approx(1 - 0.7 * 0.1)
-    alone = [line, plate]  # no cascade box: a weak line is evidence, below the floor, and not drawn
+    alone = [line, plate]  # no cascade box: a weak line, below the floor, is neither drawn nor counted
     fused = fuse(np.array([0.5, 0.1], np.float32), alone, vocabulary, weak)
-    assert fused.drawn["a103_license_plate_complete"] == [] and fused.evidence[1] == pytest.approx(0.3)
+    assert fused.drawn["a103_license_plate_complete"] == [] and fused.evidence[1] == 0.0
+    assert fused.supports["a103_license_plate_complete"] == [1] and fused.probabilities[1] == pytest.approx(0.1)
 
 
 def test_a_silhouette_with_a_face_on_it_counts_with_the_faces_precision():

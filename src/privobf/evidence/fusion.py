@@ -3,6 +3,7 @@
 For attribute k with model probability p_k and linked regions r (`links.linked_kinds`):
 
     e_k = max over r of precision(provider(r), confidence(r))      # how often such a detection is real
+          (over the regions at or above their drawing floor, decision 50)
     fused_k = 1 - (1 - p_k) * (1 - e_k)                              # noisy-OR of two sources of evidence
 
 so a face CenterFace finds at 0.9 (precision ~0.95 on the calibration photos) is present whatever the
@@ -23,7 +24,8 @@ evidence in the noisy-OR at full model weight, and the mask is the read words jo
 (the document's look), decision 42.
 
 The masks of attributes with regions are the shapes of those regions whose precision reaches the kind's
-drawing floor (`draw_floor`: below it a region is weak evidence, not a place to black out), grown by the
+drawing floor (`draw_floor`: below it a region is too often not the thing to black out, or to count as
+evidence of it: design decision 50), grown by the
 margins here; the others keep
 the model's map, weighted by the full-resolution prior (`report.EvidenceReport`). `mode="paper"` turns all
 of this off: presence is the classifier's, masks are its prior-weighted maps at map resolution, as
@@ -91,8 +93,8 @@ class FusionConfig:
     nudity_grow: float = 1.1
     # Silhouettes dilated by this share of the image diagonal (hair, edges the segmenter leaves out).
     person_margin: float = field(default_factory=lambda: calibrated_shape("person_margin", 0.004))
-    # Regions less precise than this (per kind, or per provider where one is named) are evidence but are not
-    # drawn into masks.
+    # Regions less precise than this (per kind, or per provider where one is named) are neither drawn into
+    # masks nor counted as evidence (design decision 50); they stay listed as the attribute's supports.
     draw_floor: Mapping[str, float] = field(default_factory=lambda: calibrated_shape("draw_floor", {}))
     calibration: Mapping[str, Sequence[tuple[float, float]]] | None = None  # None: the shipped one
 
@@ -211,8 +213,8 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         if not linked:
             continue
         supports[attribute.id] = linked
-        evidence[attribute.index] = max(precisions[index] for index in linked)
         above = [k for k in linked if precisions[k] >= config.floor(regions[k])]
+        evidence[attribute.index] = max((precisions[index] for index in above), default=0.0)
         lines = [regions[k] for k in above if is_plate_line(regions[k])]
         drawn[attribute.id] = [k for k in above if not (regions[k].kind == "plate" and superseded(regions[k], regions, lines))]
     fused = 1.0 - (1.0 - model * weights) * (1.0 - evidence)
