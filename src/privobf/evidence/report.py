@@ -109,10 +109,13 @@ class EvidenceReport(SegmentedReport):
         return self._rasters[key].copy()
 
     def _region_mask(self, attribute_id: str) -> np.ndarray:
-        key = ("regions", attribute_id)
+        # Keyed by the regions drawn, not the attribute: the person, the face and the appearance attributes
+        # label statistics derive from them share their shapes, drawn once per photo.
+        joined = self._joined_with_map(attribute_id)
+        key = ("regions", tuple(self.fused.drawn.get(attribute_id, ())), attribute_id if joined else None)
         if key not in self._rasters:
             drawn = self.fusion.draw(self.supporting(attribute_id), self.image_size)
-            if self._joined_with_map(attribute_id):
+            if joined:
                 drawn |= self._weighted_map(attribute_id) >= self.mask_threshold
             self._rasters[key] = drawn
         return self._rasters[key]
