@@ -69,6 +69,20 @@ def test_card_numbers_and_mrz_lines_count_through_their_recognisers_only():
     assert [c.attribute for c in find_layouts(["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"], zone)] == ["a31_passport"]
 
 
+def test_an_envelope_is_mail_and_a_business_card_or_form_is_not():
+    name = Finding("a19_name_full", "name-ner", 0.65, 0, 12)
+    address = Finding("a74_address_current_complete", "address", 0.85, 0, 10)
+    phone = Finding("a49_phone", "phone", 0.95, 5, 17)
+    envelope = ["Ingrid Brown", "Apt 34, 96 Lake Avenue", "Austin, TX 31854", "USA"]
+    found = [[name], [address], [address], []]
+    assert [(c.attribute, c.lines) for c in find_layouts(envelope, found)] == [("a35_mail", (0, 1, 2))]
+    card = ["Ingrid Brown", "12 Lake Avenue", "Austin, TX 31854", "Tel: 555-123-4567"]
+    assert find_layouts(card, [[name], [address], [address], [phone]]) == []  # contact details: a card
+    form = ["Name: Ingrid Brown", "Address: 12 Lake Avenue", "Austin, TX 31854"]
+    assert find_layouts(form, [[name], [address], [address]]) == []  # labelled fields: a form
+    assert find_layouts(envelope[:2], found[:2]) == []  # one address line is not an address block
+
+
 def test_every_layout_attribute_is_in_the_scanner_vocabulary_and_has_a_confidence():
     from privobf.evidence.links import readable_ids
     from privobf.reading import CONFIDENCE

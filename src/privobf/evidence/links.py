@@ -9,7 +9,7 @@ The table (design decision 27, docs/design-decisions.md § Evidence fusion):
 | nudity (`a12_semi_nudity`, `a13_full_nudity`) | nudity | NudeNet's exposed-body boxes (opt-in provider) |
 | the person and every other Human-type attribute (`x1_person_body`, tattoos, age, gender, …) | person, face | they are shown on a person's body; a face is part of that body, and the segmenter misses small people whose face the face detector finds |
 | every attribute a text recogniser reports (names, birth date, phone, e-mail, username, addresses, date / time, card and ID numbers; `privobf.reading`) | reading | what the words say decides, and the words are the mask (design decision 37) |
-| documents and screens the page's lines say together (passport, ID card, licence, student card, letter, receipt, ticket, e-mail, chat, medicine label, court papers; `privobf.reading.layouts`) | reading | the whole page is the mask (design decision 46) |
+| documents and screens the page's lines say together (passport, ID card, licence, student card, letter or envelope, receipt, ticket, e-mail, chat, medicine label, court papers; `privobf.reading.layouts`) | reading | the whole page is the mask (design decision 46) |
 | the rest | none | the model's maps, weighted by their prior at full resolution |
 
 A provider runs when a requested attribute needs its kind as evidence, or as the prior that weights the

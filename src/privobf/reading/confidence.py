@@ -70,7 +70,7 @@ CONFIDENCE: dict[str, float] = {
     "layout.drivers-licence": 0.85,  # "DRIVER LICENSE", "Führerschein", ...
     "layout.bank-card": 0.85,  # a Luhn-valid card number with "VALID THRU", a network or a bank word
     "layout.student-id": 0.8,  # "STUDENT CARD", "Student ID", "Kad Pelajar", ...
-    "layout.letter": 0.7,  # a salutation and a closing below it
+    "layout.mail": 0.7,  # a salutation and a closing below it, or a name above an address block (an envelope)
     "layout.receipt": 0.8,  # two receipt words (total, cash, change, GST, ...) and three prices
     "layout.ticket": 0.75,  # "BOARDING PASS" / "TICKET" with two travel words
     "layout.email-header": 0.8,  # "Subject:" with "From:" or "To:" starting lines

@@ -2,7 +2,8 @@
 
 A recogniser (`recognizers.py`) judges one line; a passport, a receipt, a letter or a chat is said by the
 page as a whole: a heading ("PASSPORT", "BOARDING PASS"), a set of words that only go together on one kind of
-page ("TOTAL", "CASH", "CHANGE" and prices), a layout (a salutation and a closing; "From:" / "To:" /
+page ("TOTAL", "CASH", "CHANGE" and prices), a layout (a salutation and a closing; a name above an address
+block with no contact details, as envelopes are addressed; "From:" / "To:" /
 "Subject:"; messages stamped with times above "Type a message"). Each rule of `LAYOUTS` reads the photo's
 lines (and what the line recognisers found on them) and returns the lines that say so; the caller
 (`privobf.evidence.layouts`) turns those into the region of the whole document around them.
@@ -149,6 +150,38 @@ def letter(texts, found):
     return ()
 
 
+NAME_IDS = frozenset({"a19_name_full", "a20_name_first", "a21_name_last"})
+ADDRESS_IDS = frozenset({"a74_address_current_complete", "a75_address_current_partial", "a78_address_home_complete",
+                         "a79_address_home_partial"})
+CONTACT_IDS = frozenset({"a49_phone", "a90_email"})
+
+
+def envelope(texts, found):
+    """An addressed envelope or parcel label: a name alone on its line right above two or more address lines,
+    none of them a labelled field (a form's "Name:" / "Address:"), on a photo without a phone number or an
+    e-mail address (a business card's name and address come with them)."""
+    if any(f.attribute in CONTACT_IDS for findings in found for f in findings):
+        return ()
+    def unlabelled(k: int, ids: frozenset[str]) -> bool:
+        return ":" not in texts[k] and any(f.attribute in ids for f in found[k])
+    for k in range(len(texts) - 2):
+        if not unlabelled(k, NAME_IDS):
+            continue
+        block = []
+        for j in range(k + 1, len(texts)):
+            if not unlabelled(j, ADDRESS_IDS):
+                break
+            block.append(j)
+        if len(block) >= 2:
+            return (k, *block)
+    return ()
+
+
+def mail(texts, found):
+    """A letter (`letter`) or an addressed envelope (`envelope`)."""
+    return letter(texts, found) or envelope(texts, found)
+
+
 def receipt(texts, found):
     """Two or more different receipt words and three or more prices."""
     words = {re.sub(r"\W+", "", m.group(0).lower()) for text in texts for m in _RECEIPT_WORDS.finditer(text)}
@@ -207,7 +240,7 @@ LAYOUTS: dict[str, tuple[str, LayoutRule]] = {
     "a32_drivers_license": ("drivers-licence", drivers_licence),
     "a30_credit_card": ("bank-card", bank_card),
     "a33_student_id": ("student-id", student_id),
-    "a35_mail": ("letter", letter),
+    "a35_mail": ("mail", mail),
     "a37_receipt": ("receipt", receipt),
     "a38_ticket": ("ticket", ticket),
     "a92_email_content": ("email-header", email_content),
@@ -218,8 +251,9 @@ LAYOUTS: dict[str, tuple[str, LayoutRule]] = {
 
 
 # A page that is one of these is not also the other: a receipt or ticket paid by card prints the card's number
-# and "VISA" (the number stays `a30_credit_card` evidence through its recogniser, but the page is a receipt).
-NOT_ALSO: dict[str, tuple[str, ...]] = {"a30_credit_card": ("a37_receipt", "a38_ticket")}
+# and "VISA" (the number stays `a30_credit_card` evidence through its recogniser, but the page is a receipt), and
+# a receipt may print a name above the shop's address, as an envelope would.
+NOT_ALSO: dict[str, tuple[str, ...]] = {"a30_credit_card": ("a37_receipt", "a38_ticket"), "a35_mail": ("a37_receipt",)}
 
 
 def layout_attributes() -> tuple[str, ...]:
