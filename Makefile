@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: demo test bench bench-compare bench-protect bench-reading bench-all install browser clean
+.PHONY: demo test bench bench-compare bench-protect bench-reading bench-attributes bench-all install browser clean
 
 $(STAMP): pyproject.toml requirements/priors-no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ bench-reading: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/reading_receipts.py --split all $(ARGS)
 	rm -rf $(DOCUMENT_PHOTOS) && $(BIN)/python benchmarks/document_photos.py --out $(DOCUMENT_PHOTOS) --count 60 --seed 0
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/reading_documents.py --photos $(DOCUMENT_PHOTOS) --tools privobf,all-text,presidio
+
+# Where each VISPR attribute comes from (issue 19): VISPR's label statistics (train -> the shipped table, val ->
+# the check) and the document / screen types on generated photos (seeds 0 and 2), SROIE and COCO128 scenes.
+DOCUMENT_PHOTOS_2 := $(or $(TMPDIR),/tmp)/privobf-document-photos-seed2
+bench-attributes: $(STAMP)
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/appearance_statistics.py
+	rm -rf $(DOCUMENT_PHOTOS) && $(BIN)/python benchmarks/document_photos.py --out $(DOCUMENT_PHOTOS) --count 60 --seed 0
+	rm -rf $(DOCUMENT_PHOTOS_2) && $(BIN)/python benchmarks/document_photos.py --out $(DOCUMENT_PHOTOS_2) --count 60 --seed 2
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/document_types.py --photos $(DOCUMENT_PHOTOS) --photos $(DOCUMENT_PHOTOS_2) --receipts all --scenes 40
 
 # Everything docs/performance.md quotes; the 10,000-photo memory run with priors alone takes ~50 minutes on 2 cores.
 bench-all: bench bench-compare
