@@ -104,7 +104,7 @@ def test_the_page_region_encloses_the_documents_lines_and_leaves_a_far_sign_out(
     texts = PAGES["a37_receipt"]
     lines = [_line(text, 100, 100 + 22 * k) for k, text in enumerate(texts)] + [_line("EXIT", 900, 40)]
     assert page_lines(lines, [3]) == list(range(len(texts)))  # chained line to line; the sign is far
-    (region,) = layout_regions("ppocr-v6", lines, [[] for _ in lines], "reading")
+    (region,) = layout_regions("ppocr-v6", lines, find_layouts([line.text for line in lines]), "reading")
     assert is_layout(region) and region.attribute == "a37_receipt" and region.provider == "ppocr-v6/layout-receipt"
     drawn = region.raster((700, 1100))
     for line in lines[:-1]:
@@ -117,10 +117,26 @@ def test_the_page_region_encloses_the_documents_lines_and_leaves_a_far_sign_out(
 
 def test_a_page_decides_its_attribute_and_is_drawn_without_a_word_margin():
     lines = [_line(text, 100, 100 + 22 * k) for k, text in enumerate(PAGES["a97_online_conversation"])]
-    regions = layout_regions("ppocr-v6", lines, [[] for _ in lines], "reading")
+    regions = layout_regions("ppocr-v6", lines, find_layouts([line.text for line in lines]), "reading")
     vocabulary = vocabulary_from_ids(["a0_safe", "a97_online_conversation"])
     config = FusionConfig(calibration={})
     fused = fuse(np.array([0.2, 0.0], np.float32), regions, vocabulary, config, read=True)
     assert "a97_online_conversation" in fused.read and fused.probabilities[1] == pytest.approx(0.75)
     assert config.margin(regions[0], (700, 1100)) == 0
     assert np.array_equal(config.draw(regions, (700, 1100)), regions[0].raster((700, 1100)))
+
+
+def test_on_a_chat_screen_the_contact_and_the_senders_are_names_and_messages_are_not():
+    from privobf.evidence.reading import chat_names
+
+    texts = ["14:22", "Ong Chee Keong", "last seen today at 14:02", "Running late, sorry!", "09:12",
+             "Siew Lan", "Sounds Good To Me", "09:13", "Happy", "Type a message"]
+    lines = [_line(text, 100, 100 + 22 * k) for k, text in enumerate(texts)]
+    found = [[] for _ in texts]
+    claims = find_layouts(texts, found)
+    assert [claim.attribute for claim in claims] == ["a97_online_conversation"]
+    named = chat_names(lines, found, claims)
+    spans = {texts[k]: [(f.attribute, f.recognizer) for f in findings] for k, findings in enumerate(named) if findings}
+    assert spans == {"Ong Chee Keong": [("a19_name_full", "name-chat")], "Siew Lan": [("a19_name_full", "name-chat")]}
+    letter = ["Ong Chee Keong", "last seen today at 14:02"]  # not a chat screen: nothing said about the line
+    assert chat_names(lines[:2], [[], []], find_layouts(letter)) == [[], []]

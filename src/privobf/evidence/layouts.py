@@ -16,8 +16,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..reading import Finding
-from ..reading.layouts import find_layouts
+from ..reading.layouts import LayoutFinding
 from .regions import Region
 
 LAYOUT_PREFIX = "layout-"
@@ -33,11 +32,12 @@ def is_layout(region: Region) -> bool:
     return region.provider.rsplit("/", 1)[-1].startswith(LAYOUT_PREFIX)
 
 
-def layout_regions(provider: str, lines: Sequence, found: Sequence[Sequence[Finding]], kind: str) -> list[Region]:
+def layout_regions(provider: str, lines: Sequence, claims: Sequence[LayoutFinding], kind: str) -> list[Region]:
     """One region per document or screen kind the photo's lines say (`lines`: the photo's logical OCR lines in
-    reading order, with `.text`, `.box`, `.height` and `.quads`; `found`: the line recognisers' findings)."""
+    reading order, with `.text`, `.box`, `.height` and `.quads`; `claims`: `reading.layouts.find_layouts` of
+    their texts and findings)."""
     regions = []
-    for claim in find_layouts([line.text for line in lines], found):
+    for claim in claims:
         members = page_lines(lines, claim.lines)
         polygon = page_polygon([lines[k] for k in members])
         box = (float(polygon[:, 0].min()), float(polygon[:, 1].min()), float(polygon[:, 0].max()), float(polygon[:, 1].max()))

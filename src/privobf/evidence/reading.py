@@ -28,7 +28,9 @@ A reading provider (`ppocr-v6`) returns lines with their words and word quads. H
 6. every finding becomes one region of kind "reading": the rotated rectangle around the quads of the words it
    touches, with the finding's attribute and confidence, and "<provider>/<recogniser>" as its source;
 7. the kinds of document or screen the lines say together (a passport, a receipt, a letter, a chat, …:
-   `privobf.reading.layouts`) become one region each, the whole page around them (`evidence.layouts`).
+   `privobf.reading.layouts`) become one region each, the whole page around them (`evidence.layouts`); on a
+   chat screen, the contact's name above its status line and the senders' names above their messages are
+   names (`chat_names`): the screen says what those lines are.
 
 A region keeps no text. The recognised lines live only in this call.
 """
@@ -48,6 +50,7 @@ from ..priors.base import PriorResult
 from ..reading import CONFIDENCE, Finding, ReadingContext, TextLine, Word, merge_findings, recognize
 from ..reading.names import is_name_word
 from ..reading.words import COMPANY_WORDS, DOCUMENT_WORDS
+from ..reading.layouts import LayoutFinding, find_layouts
 from .layouts import layout_regions
 from .regions import Region
 
@@ -216,7 +219,9 @@ def reading_regions(provider: str, result: PriorResult, plate_boxes: Sequence[tu
              for line, context in zip(lines, contexts(lines, plate_boxes))]
     found = names_elsewhere(lines, found)
     found = address_blocks(lines, found)
-    regions = layout_regions(provider, lines, found, KIND)
+    claims = find_layouts([line.text for line in lines], found)
+    found = chat_names(lines, found, claims)
+    regions = layout_regions(provider, lines, claims, KIND)
     for line, findings in zip(lines, found):
         for finding in findings:
             chosen = finding.word_indices(line.words)
@@ -254,6 +259,35 @@ def names_elsewhere(lines: Sequence[OcrLine], found: list[list[Finding]]) -> lis
         names_here = [f for f in findings if f.attribute in NAME_IDS]
         extra = [f for f in extra if not any(f.start < n.end and n.start < f.end for n in names_here)]
         grown.append(merge_findings(findings + extra) if extra else findings)
+    return grown
+
+
+# A chat's status line under its contact's name ("online", "last seen today at 14:02", "typing…").
+_CHAT_STATUS = re.compile(r"(?i)^\s*(?:online|last\s+seen\b.*|typing\W*|active\s+(?:now|\d+\s*\w+\s+ago))\s*$")
+CHAT_NAME_WORDS = (1, 4)  # a contact's or sender's name: one to four name words alone on its line
+
+
+def chat_names(lines: Sequence[OcrLine], found: list[list[Finding]], claims: Sequence[LayoutFinding]) -> list[list[Finding]]:
+    """Step 7 of the module docstring, on a chat screen only: the line right above its status line ("online",
+    "last seen …") is the contact's name, and in a group chat a line of two to four name words alone right
+    above a message is its sender's name (`name.chat`); nothing else on the screen says they are names."""
+    if not any(claim.attribute == "a97_online_conversation" for claim in claims):
+        return found
+    grown = [list(findings) for findings in found]
+    for index, line in enumerate(lines):
+        if any(f.attribute in NAME_IDS for f in found[index]):
+            continue
+        words = line.text.split()
+        if not (CHAT_NAME_WORDS[0] <= len(words) <= CHAT_NAME_WORDS[1]) or not all(is_name_word(w) for w in words):
+            continue
+        below = lines[index + 1].text if index + 1 < len(lines) else ""
+        contact = bool(_CHAT_STATUS.match(below))
+        sender = len(words) >= 2 and bool(below.strip()) and not _CHAT_STATUS.match(below)
+        if contact or sender:
+            stripped = line.text.strip()
+            start = line.text.index(stripped)
+            attribute = "a19_name_full" if len(words) >= 2 else "a20_name_first"
+            grown[index].append(Finding(attribute, "name-chat", CONFIDENCE["name.chat"], start, start + len(stripped)))
     return grown
 
 

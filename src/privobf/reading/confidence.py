@@ -39,6 +39,7 @@ CONFIDENCE: dict[str, float] = {
     "name.card_holder": 0.6,  # two or more name words alone within two lines of a card number
     "name.elsewhere": 0.6,  # words of a name found on another line of the same photo (evidence.reading)
     "name.patronymic": 0.7,  # "X bin Y", "X binti Y", "X a/l Y", "X a/p Y": Malay and Indian patronymic names
+    "name.chat": 0.65,  # on a chat screen: the line above "online" / "last seen", or name words above a message
     "name.single_word": 0.55,  # one name word where the context says a name is there
     "name.ner": 0.65,  # spaCy PERSON, two or more name words, not a company / street / heading
     # addresses
