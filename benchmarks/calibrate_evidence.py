@@ -269,23 +269,22 @@ def calibrate_plates(photos, haar_steps, root: Path):
     steps = precision_steps(outcomes + elsewhere)
     vocabulary = vocabulary_from_ids(["a0_safe", PLATE])
     rates = {}
+    truths = [boxes_mask(photo.boxes, *size) for photo, size, _ in found]  # once, not once per option
     for grow, floor, blank_floor in ((g, f, b) for g in PLATE_TEXT_GROWS for f in PLATE_FLOORS for b in NO_TEXT_FLOORS):
-        if True:
-            config = FusionConfig(calibration={"haar-plate": haar_steps, no_text: blank_steps, candidate: steps},
-                                  plate_text_grow=grow, draw_floor={"plate": floor, no_text: max(floor, blank_floor)})
-            visible = total = hidden_out = pixels_all = 0
-            covered = []
-            for photo, size, regions in found:
-                fused = fuse(np.array([0.5, 0.5], np.float32), regions, vocabulary, config)
-                hidden = config.draw([regions[k] for k in fused.drawn.get(PLATE, [])], size)
-                truth = boxes_mask(photo.boxes, *size)
-                visible += int((truth & ~hidden).sum())
-                total += int(truth.sum())
-                hidden_out += int((hidden & ~truth).sum())
-                pixels_all += truth.size
-                covered += [(box_coverage(hidden, box) or 0.0) >= 0.5 for box in photo.boxes]
-            rates[(grow, floor, blank_floor)] = (visible / max(total, 1), hidden_out / max(pixels_all, 1),
-                                                 float(np.mean(covered)) if covered else 0.0)
+        config = FusionConfig(calibration={"haar-plate": haar_steps, no_text: blank_steps, candidate: steps},
+                              plate_text_grow=grow, draw_floor={"plate": floor, no_text: max(floor, blank_floor)})
+        visible = total = hidden_out = pixels_all = 0
+        covered = []
+        for (photo, size, regions), truth in zip(found, truths):
+            fused = fuse(np.array([0.5, 0.5], np.float32), regions, vocabulary, config)
+            hidden = config.draw([regions[k] for k in fused.drawn.get(PLATE, [])], size)
+            visible += int((truth & ~hidden).sum())
+            total += int(truth.sum())
+            hidden_out += int((hidden & ~truth).sum())
+            pixels_all += truth.size
+            covered += [(box_coverage(hidden, box) or 0.0) >= 0.5 for box in photo.boxes]
+        rates[(grow, floor, blank_floor)] = (visible / max(total, 1), hidden_out / max(pixels_all, 1),
+                                             float(np.mean(covered)) if covered else 0.0)
     covering = [option for option, (_, _, share) in rates.items() if share >= 0.95] or list(rates)
     within = [option for option in covering if rates[option][1] <= 0.02]
     # The least leak; among options within LEAK_TIE of it, the least hidden outside plates.

@@ -52,7 +52,7 @@ def given_face() -> dict[str, float]:
 
 def derived_attributes(model_ids: Iterable[str]) -> dict[str, float]:
     """The appearance attributes a model lacks, with their q: what label statistics add to a scanner of it.
-    None for a model that knows no face attribute (no anchor to derive from)."""
+    Empty for a model that knows no face attribute (no anchor to derive from)."""
     known = set(model_ids)
     if not known & FACE_IDS:
         return {}

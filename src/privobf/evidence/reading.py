@@ -50,14 +50,11 @@ from ..priors.base import PriorResult
 from ..reading import CONFIDENCE, Finding, ReadingContext, TextLine, Word, merge_findings, recognize
 from ..reading.names import is_name_word
 from ..reading.words import COMPANY_WORDS, DOCUMENT_WORDS
-from ..reading.layouts import LayoutFinding, find_layouts
+from ..reading.layouts import ADDRESS_IDS, NAME_IDS, LayoutFinding, find_layouts
 from .layouts import layout_regions
 from .regions import Region
 
 KIND = "reading"
-NAME_IDS = ("a19_name_full", "a20_name_first", "a21_name_last")
-ADDRESS_IDS = ("a74_address_current_complete", "a75_address_current_partial", "a78_address_home_complete",
-               "a79_address_home_partial")
 BLOCK_ANCHOR = 0.6  # address findings this sure anchor a block (postcode + city, street + number, complete)
 BLOCK_GAP = 1.5  # text heights between the lines of one block
 BLOCK_STEPS = 2
