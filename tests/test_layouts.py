@@ -121,7 +121,8 @@ def test_a_page_decides_its_attribute_and_is_drawn_without_a_word_margin():
     vocabulary = vocabulary_from_ids(["a0_safe", "a97_online_conversation"])
     config = FusionConfig(calibration={})
     fused = fuse(np.array([0.2, 0.0], np.float32), regions, vocabulary, config, read=True)
-    assert "a97_online_conversation" in fused.read and fused.probabilities[1] == pytest.approx(0.75)
+    # a screen is decided by its look too (design decision 51): joined with the model, not read alone
+    assert "a97_online_conversation" in fused.joined and fused.probabilities[1] == pytest.approx(0.75)
     assert config.margin(regions[0], (700, 1100)) == 0
     assert np.array_equal(config.draw(regions, (700, 1100)), regions[0].raster((700, 1100)))
 
@@ -140,3 +141,27 @@ def test_on_a_chat_screen_the_contact_and_the_senders_are_names_and_messages_are
     assert spans == {"Ong Chee Keong": [("a19_name_full", "name-chat")], "Siew Lan": [("a19_name_full", "name-chat")]}
     letter = ["Ong Chee Keong", "last seen today at 14:02"]  # not a chat screen: nothing said about the line
     assert chat_names(lines[:2], [[], []], find_layouts(letter)) == [[], []]
+
+
+def test_a_document_the_model_sees_on_a_page_whose_words_say_otherwise_counts_half():
+    """scikit-image's textbook page looked like a receipt to the model (0.89); read, none of its lines says
+    receipt. Where reading read enough lines and none says the type, the look counts at model_weight_read."""
+    vocabulary = vocabulary_from_ids(["a0_safe", "a37_receipt", "a97_online_conversation"])
+    config = FusionConfig(calibration={})
+    model = np.array([0.1, 0.9, 0.8], np.float32)
+    legible = fuse(model, [], vocabulary, config, read=True, read_lines=config.legible_lines)
+    assert legible.probabilities[1:] == pytest.approx([0.45, 0.4])
+    for few, read in ((config.legible_lines - 1, True), (40, False)):  # little read, or nothing read: the look decides
+        assert fuse(model, [], vocabulary, config, read=read, read_lines=few).probabilities[1:] == pytest.approx([0.9, 0.8])
+
+
+def test_a_page_found_by_the_model_is_drawn_as_rectangles_around_its_map():
+    from privobf.evidence.layouts import page_rectangles
+
+    mask = np.zeros((60, 80), bool)
+    mask[10:40, 10:20] = True
+    mask[30:40, 10:50] = True  # an L: the part of a card its map lit up
+    mask[50:55, 70:75] = True  # a second part, apart
+    filled = page_rectangles(mask)
+    assert filled[10:40, 10:50].all() and filled[50:55, 70:75].all()
+    assert not filled[0:8].any() and not filled[45:50].any() and (filled | ~mask).all()

@@ -197,6 +197,13 @@ class Scanner:
         probabilities = self.model.branch.attribute_probabilities(output)
         return output.attention_maps, probabilities, output.privacy, output.raw_maps, len(members)
 
+    def _seen_by_privacy_head(self, model_probabilities: np.ndarray) -> np.ndarray:
+        """The model's probabilities of the attributes its privacy head takes in, zero for the rest (those
+        taught on the frozen network after training, `privobf.train.extend`, and those the model lacks)."""
+        seen = np.array(model_probabilities, dtype=np.float32, copy=True)
+        seen[self.model.branch.n_base:] = 0.0
+        return seen
+
     def scan(self, image: ImageInput, priors: Mapping[str, np.ndarray | None] | None = None) -> PrivacyReport:
         """Scan one image (array or path); `priors` gives its human / text masks directly, else the
         scanner's prior set computes them (or none run)."""
@@ -219,7 +226,7 @@ class Scanner:
         notes = list(prepared.notes)
         raw = padded(raw, len(self.vocabulary))
         fused = fuse(raw["probabilities"], prepared.regions, self.vocabulary, self.fusion, read=prepared.read,
-                     derived=self.derived)
+                     derived=self.derived, read_lines=prepared.read_lines)
         profile_scores = raw["profile_scores"]
         if profile_scores is None or self.own_profiles:
             # No privacy head, or the user's own ratings (the head learnt the VISPR profiles): the score
@@ -235,14 +242,15 @@ class Scanner:
             profile_scores = self.profiles.scores(fused.probabilities, "max")
             notes.append("privacy score derived from the fused attributes (reading decided text attributes the "
                          "privacy head had judged by their look)")
-        elif (fused.probabilities > fused.model_probabilities + 1e-6).any():
-            # Evidence raised an attribute the classifier doubted: a detected face counts like a predicted one,
-            # so the score is at least what the profiles give the fused attributes (VISPR's max pooling).
+        elif (fused.probabilities > self._seen_by_privacy_head(fused.model_probabilities) + 1e-6).any():
+            # Evidence raised an attribute the classifier doubted (a detected face counts like a predicted one), or
+            # the model found an attribute its privacy head never learnt (a document type taught later): the
+            # score is at least what the profiles give the fused attributes (VISPR's max pooling).
             derived = self.profiles.scores(fused.probabilities, "max")
             if (derived > profile_scores).any():
                 profile_scores = np.maximum(profile_scores, derived).astype(np.float32)
-                notes.append("privacy score raised by detector evidence (at least the profiles' score of the fused "
-                             "attributes)")
+                notes.append("privacy score raised by detector evidence or attributes the privacy head does not "
+                             "see (at least the profiles' score of the fused attributes)")
         if self.profile is None:
             score = float(np.mean(profile_scores))
         else:
@@ -333,6 +341,7 @@ class ImagePriors:
     notes: list[str] = field(default_factory=list)
     regions: list[Region] = field(default_factory=list)  # the detectors' instances, at image resolution
     read: bool = False  # a reading provider read this photo: its text attributes are decided by what it says
+    read_lines: int = 0  # how many lines it read
 
 
 # What reading understands, said in every report where it ran (issue 18, item 6; docs/usage.md § Limits of reading).
@@ -367,7 +376,8 @@ def compute_priors(prior_set: "PriorSet | None", pixels: np.ndarray) -> ImagePri
         regions += found
         record.setdefault("reading", {})[name] = {"lines": len(maps.results[name].texts), "findings": len(found),
                                                   "limits": READING_LIMITS}
-    return ImagePriors(shrunk, record, notes, regions, read=bool(read))
+    lines = sum(len(maps.results[name].texts) for name in read)
+    return ImagePriors(shrunk, record, notes, regions, read=bool(read), read_lines=lines)
 
 
 def given_priors(priors: Mapping[str, np.ndarray | None]) -> ImagePriors:

@@ -19,9 +19,11 @@ read the photo (design decision 37): the model's probability counts at `model_we
 noisy-OR, so the model alone cannot make a text attribute present, a recogniser's finding can, and a weak
 finding with a confident model adds up; the attribute's mask is the found words' shapes, and nothing when
 none was found (never the model's blob). A reading region is evidence of its own attribute only.
-Documents (a card number, a passport's machine-readable zone) are the exception: what is read there is
-evidence in the noisy-OR at full model weight, and the mask is the read words joined with the model's map
-(the document's look), decision 42.
+Documents and screens (a card number, a passport's machine-readable zone, a chat) are the exception: what
+is read there is evidence in the noisy-OR at full model weight, and the mask is the read words joined with
+the model's map (the document's look), decision 42; but where reading read `legible_lines` lines or more and
+none of them says the type, the model counts at `model_weight_read` (a textbook page the model took for a
+receipt at 0.89, decision 51).
 
 The masks of attributes with regions are the shapes of those regions whose precision reaches the kind's
 drawing floor (`draw_floor`: below it a region is too often not the thing to black out, or to count as
@@ -44,7 +46,7 @@ import numpy as np
 
 from ..attributes import Vocabulary
 from .layouts import is_layout
-from .links import DOCUMENTS, READING, linked_kinds
+from .links import READING, decided_by_look_too, linked_kinds
 from .plates import SUFFIX as PLATE_TEXT_SUFFIX
 from .plates import is_plate_line, superseded
 from .regions import Region
@@ -90,6 +92,9 @@ class FusionConfig:
     reading_margin: float = 0.25
     # Where reading decides a text attribute, the classifier's probability counts this much (module docstring).
     model_weight_read: float = 0.5
+    # A document or screen the model sees on a photo where reading read at least this many lines, none of
+    # them saying that type, counts at model_weight_read too (design decision 51).
+    legible_lines: int = 5
     nudity_grow: float = 1.1
     # Silhouettes dilated by this share of the image diagonal (hair, edges the segmenter leaves out).
     person_margin: float = field(default_factory=lambda: calibrated_shape("person_margin", 0.004))
@@ -163,7 +168,8 @@ class FusionConfig:
                 "face_height_grow": self.face_height_grow,
                 "plate_grow": self.plate_grow, "plate_text_grow": self.plate_text_grow,
                 "person_margin": self.person_margin, "reading_margin": self.reading_margin,
-                "model_weight_read": self.model_weight_read, "draw_floor": dict(self.draw_floor)}
+                "model_weight_read": self.model_weight_read, "legible_lines": self.legible_lines,
+                "draw_floor": dict(self.draw_floor)}
 
 
 @dataclass
@@ -183,8 +189,9 @@ class Fused:
 
 
 def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocabulary, config: FusionConfig,
-         read: bool = False, derived: Mapping[str, float] | None = None) -> Fused:
-    """The rule of the module docstring for one image; `read`: a reading provider read it; `derived`: the
+         read: bool = False, derived: Mapping[str, float] | None = None, read_lines: int = 0) -> Fused:
+    """The rule of the module docstring for one image; `read`: a reading provider read it (`read_lines`
+    lines); `derived`: the
     appearance attributes the model lacks, with P(attribute | face) (`appearance`), given the face's fused
     probability times that, and the face and person regions they show on."""
     model = np.asarray(probabilities, dtype=np.float32)
@@ -203,13 +210,15 @@ def fuse(probabilities: np.ndarray, regions: Sequence[Region], vocabulary: Vocab
         if READING in kinds:
             if not read:
                 continue
-            if attribute.group == DOCUMENTS:  # a document is decided by its look too (decision 42)
+            if decided_by_look_too(attribute.id):  # a document or a screen is decided by its look too (decisions 42, 51)
                 joined.add(attribute.id)
             else:
                 decided.add(attribute.id)
                 weights[attribute.index] = config.model_weight_read
         linked = [index for index, region in enumerate(regions)
                   if region.kind in kinds and region.attribute in (None, attribute.id)]
+        if attribute.id in joined and not linked and read_lines >= config.legible_lines:
+            weights[attribute.index] = config.model_weight_read  # the page's words were read, none of this type's
         if not linked:
             continue
         supports[attribute.id] = linked

@@ -71,3 +71,15 @@ def page_polygon(members: Sequence) -> np.ndarray:
     (cx, cy), (width, height), angle = cv2.minAreaRect(points)
     grow = 2 * PAGE_MARGIN * float(np.median([line.height for line in members]))
     return cv2.boxPoints(((cx, cy), (width + grow, height + grow), angle)).astype(np.float64)
+
+
+def page_rectangles(mask: np.ndarray) -> np.ndarray:
+    """bool [H, W]: each connected part of `mask` filled out to its rotated rectangle. A document's or a
+    screen's attention map lights up the part that tells its type (a photo, a machine-readable zone, a
+    bubble); the rectangle around it is page-shaped and covers more of the page (held-out document scenes:
+    0.31 -> 0.42 of the page at 0.9 -> 1.8 % of the photo outside it, docs/results.md)."""
+    parts, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros(mask.shape, np.uint8)
+    for part in parts:
+        cv2.fillPoly(filled, [np.round(cv2.boxPoints(cv2.minAreaRect(part))).astype(np.int32)], 1)
+    return filled.astype(bool) | mask

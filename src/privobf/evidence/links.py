@@ -32,6 +32,21 @@ NUDITY_IDS = frozenset({"a12_semi_nudity", "a13_full_nudity"})
 PRIOR_KINDS = {MaskType.HUMAN: ("person", "face", "nudity"), MaskType.TEXT: ("text", "plate")}
 READING = "reading"
 DOCUMENTS = "Documents"  # the VISPR group whose attributes reading supports but does not decide alone
+SCREENS = frozenset({"a97_online_conversation", "a92_email_content"})  # screens: like documents, their look counts
+
+
+@lru_cache(maxsize=1)
+def page_ids() -> frozenset[str]:
+    """VISPR's documents and the two screens: what a photo shows as a whole page."""
+    from ..attributes.vocabulary import vispr_vocabulary
+
+    return frozenset(a.id for a in vispr_vocabulary() if a.group == DOCUMENTS) | SCREENS
+
+
+def decided_by_look_too(attribute_id: str) -> bool:
+    """Documents and screens: a model that sees the page's look counts at full weight beside reading
+    (design decisions 42 and 51), where for other text attributes reading decides (decision 37)."""
+    return attribute_id in page_ids()
 # The providers' kinds each evidence kind comes from, where they differ: the recognisers read a text provider's lines.
 PROVIDED_BY = {READING: "text"}
 

@@ -28,6 +28,8 @@ from ..segmentation.mask_source import SEGMENTATION, SegmentedReport
 from .appearance import ANCHOR
 from .appearance import SOURCE as APPEARANCE_SOURCE
 from .fusion import Fused, FusionConfig
+from .layouts import page_rectangles
+from .links import decided_by_look_too
 from .regions import Region
 
 DETECTOR = "detector"
@@ -105,8 +107,14 @@ class EvidenceReport(SegmentedReport):
         # weighting is done once per attribute and threshold (a bool image, an eighth of the float map's size).
         key = ("weighted", attribute_id, self.mask_threshold if threshold is None else threshold)
         if key not in self._rasters:
-            self._rasters[key] = self._weighted_map(attribute_id) >= key[2]
+            self._rasters[key] = self._model_mask(attribute_id, key[2])
         return self._rasters[key].copy()
+
+    def _model_mask(self, attribute_id: str, threshold: float) -> np.ndarray:
+        """The weighted map cut at `threshold`; for a document or a screen, each part filled out to its
+        rotated rectangle (the page's shape, design decision 51)."""
+        drawn = self._weighted_map(attribute_id) >= threshold
+        return page_rectangles(drawn) if decided_by_look_too(attribute_id) else drawn
 
     def _region_mask(self, attribute_id: str) -> np.ndarray:
         # Keyed by the regions drawn, not the attribute: the person, the face and the appearance attributes
@@ -116,7 +124,7 @@ class EvidenceReport(SegmentedReport):
         if key not in self._rasters:
             drawn = self.fusion.draw(self.supporting(attribute_id), self.image_size)
             if joined:
-                drawn |= self._weighted_map(attribute_id) >= self.mask_threshold
+                drawn |= self._model_mask(attribute_id, self.mask_threshold)
             self._rasters[key] = drawn
         return self._rasters[key]
 

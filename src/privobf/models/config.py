@@ -63,6 +63,11 @@ class ModelConfig:
     crop_map_normalisation: Literal["softmax", "none"] = "softmax"  # eq. 2: normalise S_i like G_i, or not
     detach_crop_maps: bool = True  # eq. 2 transfers Model-Cropped's knowledge to Model-Image (S_i is the target)
     wsss: WsssConfig = field(default_factory=WsssConfig)  # issue 5's switchable CAM improvements
+    # Attributes taught after training on the frozen network (`privobf.train.extend`, issue 19): the last
+    # `extension_attributes` of the vocabulary take their maps from a small per-location network on the
+    # features (`privobfnet.ExtensionHead`) and their scores from the maps' smooth maximum.
+    extension_attributes: int = 0
+    extension_hidden: int = 128
 
     def validate(self) -> None:
         if self.image_size % self.output_stride or self.crop_size % self.output_stride:
@@ -74,6 +79,8 @@ class ModelConfig:
             raise ValueError(f"crop_size {self.crop_size} must be in (0, image_size={self.image_size}]")
         if not 0.0 <= self.prior_floor <= 1.0:
             raise ValueError("prior_floor must be in [0, 1]")
+        if self.extension_attributes < 0 or self.extension_hidden < 1:
+            raise ValueError("extension_attributes must be >= 0 and extension_hidden >= 1")
         if not 0.0 < self.wsss.drs_delta <= 1.0:
             raise ValueError(f"wsss.drs_delta must be in (0, 1], got {self.wsss.drs_delta}")
 

@@ -9,6 +9,7 @@ Model-Image is used at inference.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -53,10 +54,16 @@ class PrivObfBranch(nn.Module):
 
             self.feature_refiner = apply_architecture(self.backbone, channels, config.wsss)
         self.dropout = nn.Dropout2d(config.dropout) if config.dropout > 0 else nn.Identity()
+        # Attributes taught later on the frozen network are the last ones; the original heads keep their size.
+        self.n_base = n_attributes - config.extension_attributes
+        if self.n_base < 1:
+            raise ValueError(f"{config.extension_attributes} extension attributes leave none of {n_attributes} for the classifier")
+        self.extension = (ExtensionHead(channels, config.extension_hidden, config.extension_attributes)
+                          if config.extension_attributes else None)
         # The attention-map generator: a bias-free 1x1 classifier, so the pooled map *is* the class score (CAM).
-        self.classifier = nn.Conv2d(channels, n_attributes, kernel_size=1, bias=False)
+        self.classifier = nn.Conv2d(channels, self.n_base, kernel_size=1, bias=False)
         self.attribute_head = (
-            nn.Linear(channels, n_attributes)
+            nn.Linear(channels, self.n_base)
             if with_heads and config.use_attribute_task and config.attribute_head == "separate"
             else None
         )
@@ -64,7 +71,7 @@ class PrivObfBranch(nn.Module):
         # attribute ("attention maps ... used for privacy score and attribute learning", Fig. 1).
         self.privacy_head = (
             nn.Sequential(
-                nn.Linear(channels + n_attributes, config.privacy_hidden),
+                nn.Linear(channels + self.n_base, config.privacy_hidden),
                 nn.ReLU(inplace=True),
                 nn.Linear(config.privacy_hidden, config.n_profiles),
             )
@@ -92,7 +99,8 @@ class PrivObfBranch(nn.Module):
         return self
 
     def new_modules(self) -> list[nn.Module]:
-        return [m for m in (self.feature_refiner, self.classifier, self.attribute_head, self.privacy_head) if m is not None]
+        return [m for m in (self.feature_refiner, self.classifier, self.attribute_head, self.privacy_head, self.extension)
+                if m is not None]
 
     def weight_by_priors(self, maps: torch.Tensor, priors: torch.Tensor | None) -> torch.Tensor:
         """A_k * (floor + (1 - floor) * prior) for Human / Text attributes; others unchanged.
@@ -121,26 +129,56 @@ class PrivObfBranch(nn.Module):
         :meth:`heads` because it is what an ONNX export can carry (the prior weighting's area resampling
         to a size known only at run time is not)."""
         features = self.feature_refiner(self.backbone(images))
-        return self.classifier(self.dropout(features)), features.mean(dim=(2, 3))
+        maps = self.classifier(self.dropout(features))
+        if self.extension is not None:
+            maps = torch.cat([maps, self.extension(features)], 1)
+        return maps, features.mean(dim=(2, 3))
 
     def heads(self, raw_maps: torch.Tensor, pooled_features: torch.Tensor, priors: torch.Tensor | None) -> BranchOutput:
         """Prior weighting, class scores, the attribute and privacy heads."""
         attention_maps = self.weight_by_priors(raw_maps, priors)
         class_scores = attention_maps.mean(dim=(2, 3))
+        extension_scores = None
+        if self.extension is not None:  # scored on their maps before any prior weighting, as they were taught
+            extension_scores = self.extension.scores(raw_maps[:, self.n_base:])
+            class_scores = torch.cat([class_scores[:, : self.n_base], extension_scores], 1)
         if self.attribute_head is not None:
             attribute_logits = self.attribute_head(pooled_features)
+            if extension_scores is not None:
+                attribute_logits = torch.cat([attribute_logits, extension_scores], 1)
         elif self.config.use_attribute_task and self.config.attribute_head == "cam":
             attribute_logits = class_scores
         else:
             attribute_logits = None
         privacy = None
         if self.privacy_head is not None:
-            privacy = torch.sigmoid(self.privacy_head(torch.cat([pooled_features, torch.sigmoid(class_scores)], 1)))
+            base_scores = torch.sigmoid(class_scores[:, : self.n_base])
+            privacy = torch.sigmoid(self.privacy_head(torch.cat([pooled_features, base_scores], 1)))
         return BranchOutput(raw_maps, attention_maps, class_scores, attribute_logits, privacy)
 
     def attribute_probabilities(self, output: BranchOutput) -> torch.Tensor:
         logits = output.attribute_logits if output.attribute_logits is not None else output.class_scores
         return torch.sigmoid(logits)
+
+
+class ExtensionHead(nn.Module):
+    """Maps of attributes taught on a frozen network: a per-location two-layer network on the features
+    (a document type is a configuration of features a single linear map cannot pick out: measured in
+    docs/results.md), scored by the log of the maps' mean exponential, a smooth maximum, because a document
+    may fill a tenth of the photo and a mean would dilute it."""
+
+    def __init__(self, channels: int, hidden: int, count: int):
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, hidden, kernel_size=1)
+        self.maps = nn.Conv2d(hidden, count, kernel_size=1)
+        self.bias = nn.Parameter(torch.zeros(count))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.maps(F.relu(self.reduce(features)))
+
+    def scores(self, maps: torch.Tensor) -> torch.Tensor:
+        """Logits [B, K] from maps [B, K, h, w]: log(mean(exp(map))) + bias."""
+        return torch.logsumexp(maps.flatten(2), -1) - math.log(maps.shape[-2] * maps.shape[-1]) + self.bias
 
 
 @dataclass
