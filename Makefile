@@ -53,13 +53,21 @@ bench-reading: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/reading_documents.py --photos $(DOCUMENT_PHOTOS) --tools privobf,all-text,presidio
 
 # Where each VISPR attribute comes from (issue 19): VISPR's label statistics (train -> the shipped table, val ->
-# the check) and the document / screen types on generated photos (seeds 0 and 2), SROIE and COCO128 scenes.
+# the check), the document / screen types on generated photos (seeds 0 and 2), SROIE and COCO128 scenes, and the
+# privacy score of held-out synthetic document scenes before and after the model learnt those types.
 DOCUMENT_PHOTOS_2 := $(or $(TMPDIR),/tmp)/privobf-document-photos-seed2
+# The embedded model before it was taught the document and screen types (design decision 51), for the
+# privacy score's before / after on held-out document scenes.
+BASE_COMMIT := 3fedd63
+BASE_MODEL := $(or $(TMPDIR),/tmp)/privobf-base-model.safetensors
 bench-attributes: $(STAMP)
 	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/appearance_statistics.py
 	rm -rf $(DOCUMENT_PHOTOS) && $(BIN)/python benchmarks/document_photos.py --out $(DOCUMENT_PHOTOS) --count 60 --seed 0
 	rm -rf $(DOCUMENT_PHOTOS_2) && $(BIN)/python benchmarks/document_photos.py --out $(DOCUMENT_PHOTOS_2) --count 60 --seed 2
-	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/document_types.py --photos $(DOCUMENT_PHOTOS) --photos $(DOCUMENT_PHOTOS_2) --receipts all --scenes 40
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/document_types.py --photos $(DOCUMENT_PHOTOS) --photos $(DOCUMENT_PHOTOS_2) --receipts all --scenes 40 --document-scenes 100
+	git show $(BASE_COMMIT):src/privobf/weights/default.safetensors > $(BASE_MODEL)
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/document_privacy.py --scenes 300 --before $(BASE_MODEL)
+	PRIVOBF_DATA=$(DATA) $(BIN)/python benchmarks/document_masks.py --scenes 200
 
 # Everything docs/performance.md quotes; the 10,000-photo memory run with priors alone takes ~50 minutes on 2 cores.
 bench-all: bench bench-compare

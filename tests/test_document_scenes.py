@@ -58,4 +58,27 @@ def test_other_seeds_give_other_scenes_and_bad_arguments_are_refused():
         DocumentScenes(2, types=("a11_tattoo",))
     with pytest.raises(IndexError):
         DocumentScenes(2, backgrounds=None)[2]
+    with pytest.raises(FileNotFoundError, match="no-such-folder"):
+        DocumentScenes(2, backgrounds="/no-such-folder")
     assert 0 < MIN_VISIBLE_FRACTION < 1
+
+
+def test_a_tilted_sprite_keeps_its_layers_on_its_surface():
+    from privobf.data.synthetic_parts.canvas import tilt_sprite
+    from privobf.data.synthetic_parts.documents import notice_sprite
+
+    sprite = DOCUMENT_BUILDERS["a31_passport"](np.random.default_rng(0), 240)
+    tilted = tilt_sprite(sprite, np.random.default_rng(1), 0.12)
+    surface = next(layer for layer in tilted.layers if layer.attribute == "a31_passport")
+    opaque = tilted.alpha >= 0.5
+    assert tilted.shape == sprite.shape and 0.6 * opaque.size < opaque.sum() < sprite.alpha.sum()
+    assert (surface.mask <= opaque).all() and surface.mask.sum() >= 0.95 * opaque.sum()
+    assert not tilted.alpha[0, 0] and not tilted.alpha[-1, -1], "corners moved inwards"
+    notice = notice_sprite(np.random.default_rng(2), 200)
+    assert all(layer.attribute is None for layer in notice.layers), "a notice is none of the types"
+
+
+def test_close_ups_show_one_page_filling_much_of_the_frame():
+    scenes = DocumentScenes(40, seed=3, split="train", backgrounds=None)
+    shares = [max(mask.mean() for mask in scene.masks.values()) for scene in (scenes[k] for k in range(40)) if scene.masks]
+    assert max(shares) > 0.3 and min(shares) < 0.1, "both close-ups and documents among other things"

@@ -2,9 +2,10 @@
 (issue 19), since no labelled photos of passports, licences, tickets or chats can be had offline.
 
 A scene is a background (a COCO128 photo without people of the requested split, or a procedural one) with
-none, one or two documents of different types (`synthetic_parts.documents`), rotated, scaled and sometimes
-partly outside the frame, among harmless look-alikes that are not these documents (payment and business
-cards, a form without an address, a phone's call or home screen, a shop sign, a car, a name sticker). The labels are the
+none, one or two documents of different types (`synthetic_parts.documents`), rotated, tilted, scaled and
+sometimes partly outside the frame, among harmless look-alikes that are not these documents (payment and
+business cards, a form without an address, a notice, a phone's call or home screen, a shop sign, a car, a name
+sticker); or (`CLOSE_UP_CHANCE`) one page up close, a document or a look-alike, filling most of the frame. The labels are the
 document types whose surface stays at least `MIN_VISIBLE_FRACTION` visible; each labelled type also has
 its visible pixel mask. Then the camera: light, blur, noise and JPEG.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -24,16 +26,19 @@ from .roots import default_data_root
 from .synthetic import scene_seed
 from .synthetic_parts import words
 from .synthetic_parts.backgrounds import load_photo_crop, procedural_background
-from .synthetic_parts.canvas import Compositor, crop_to_content, rotate_sprite
+from .synthetic_parts.canvas import Compositor, crop_to_content, rotate_sprite, tilt_sprite
 from .synthetic_parts.coco import find_photo_pool
-from .synthetic_parts.documents import DOCUMENT_BUILDERS, DOCUMENT_IDS, DOCUMENT_WIDTH
+from .synthetic_parts.documents import DOCUMENT_BUILDERS, DOCUMENT_IDS, DOCUMENT_WIDTH, notice_sprite
 from .synthetic_parts.things import (business_card_sprite, car_sprite, credit_card_sprite, document_sprite, phone_sprite,
                                      sign_sprite, sticker_sprite)
 
 MIN_VISIBLE_FRACTION = 0.35  # less of a document than this in the frame is not labelled (nor a usable example)
 SIZES = ((480, 640), (640, 480), (512, 512), (360, 640), (600, 450))  # (height, width) of the photos
 DOCUMENT_COUNTS = (0, 0, 1, 1, 1, 2)  # how many documents a scene shows, drawn uniformly from this
-DISTRACTORS = ("credit_card", "business_card", "form", "phone", "sign", "car", "sticker")
+DISTRACTORS = ("credit_card", "business_card", "form", "phone", "sign", "car", "sticker", "notice")
+CLOSE_UP_CHANCE = 0.3  # scenes that are one page up close, as people photograph a document to share it
+CLOSE_UP_DISTRACTORS = ("credit_card", "business_card", "form", "notice")
+TALL = ("a37_receipt", "a97_online_conversation", "a35_mail", "form", "notice")  # pages taller than wide
 
 
 @dataclass
@@ -57,6 +62,8 @@ def _distractor(rng: np.random.Generator, kind: str, width: int):
         return car_sprite(rng, int(width * 1.5), None, bool(rng.random() < 0.5))
     if kind == "sticker":
         return sticker_sprite(rng, width, None)
+    if kind == "notice":
+        return notice_sprite(rng, width)
     return sign_sprite(rng, width, None)
 
 
@@ -82,19 +89,28 @@ def render_document_scene(rng: np.random.Generator, pool, types: tuple[str, ...]
     else:
         background = procedural_background(rng, height, width)
     compositor = Compositor(background)
-    count = int(DOCUMENT_COUNTS[int(rng.integers(len(DOCUMENT_COUNTS)))])
-    chosen = [types[int(k)] for k in rng.choice(len(types), size=min(count, len(types)), replace=False)]
-    distractors = [str(words.pick(rng, DISTRACTORS)) for _ in range(int(rng.integers(0, 3)))]
     short = min(height, width)
+    close_up = rng.random() < CLOSE_UP_CHANCE
+    if close_up:  # one page photographed up close: a document, or a look-alike that is none
+        chosen = [types[int(rng.integers(len(types)))]] if rng.random() < 0.6 else []
+        distractors = [] if chosen else [str(words.pick(rng, CLOSE_UP_DISTRACTORS))]
+    else:
+        count = int(DOCUMENT_COUNTS[int(rng.integers(len(DOCUMENT_COUNTS)))])
+        chosen = [types[int(k)] for k in rng.choice(len(types), size=min(count, len(types)), replace=False)]
+        distractors = [str(words.pick(rng, DISTRACTORS)) for _ in range(int(rng.integers(0, 3)))]
     items = [(kind, False) for kind in distractors] + [(kind, True) for kind in chosen]
     order = rng.permutation(len(items))
     placed = []
     for index in order:
         kind, is_document = items[int(index)]
         low, high = DOCUMENT_WIDTH[kind] if is_document else (0.25, 0.6)
+        if close_up:  # the page fills most of the frame
+            low, high = (0.5, 0.8) if kind in TALL else (0.7, 1.0)
         size = int(rng.uniform(low, high) * short * (1.0 if len(chosen) < 2 or not is_document else 0.8))
         sprite = DOCUMENT_BUILDERS[kind](rng, max(size, 24)) if is_document else _distractor(rng, kind, max(size, 24))
-        angle = rng.normal(0, 12) if rng.random() < 0.85 else rng.uniform(-90, 90)
+        if close_up or rng.random() < 0.3:
+            sprite = tilt_sprite(sprite, rng, float(rng.uniform(0.02, 0.12)))
+        angle = rng.normal(0, 8 if close_up else 12) if rng.random() < 0.85 else rng.uniform(-90, 90)
         sprite = crop_to_content(rotate_sprite(sprite, float(angle)))
         sh, sw = sprite.shape
         top = int(rng.integers(-sh // 5, max(height - 4 * sh // 5, -sh // 5 + 1)))
@@ -126,7 +142,9 @@ class DocumentScenes:
             raise ValueError(f"no synthetic document of type {unknown}; known: {', '.join(DOCUMENT_IDS)}")
         self.n, self.seed, self.split, self.types = int(n), int(seed), split, tuple(types)
         folder = str(default_data_root() / "coco128") if backgrounds == "auto" else backgrounds
-        self.pool = find_photo_pool(folder, split) if folder is not None and _is_dir(folder) else None
+        if backgrounds not in ("auto", None) and not Path(folder).is_dir():
+            raise FileNotFoundError(f"background folder {folder} does not exist")
+        self.pool = find_photo_pool(folder, split) if folder is not None and Path(folder).is_dir() else None
 
     @property
     def vocabulary_ids(self) -> list[str]:
@@ -139,12 +157,6 @@ class DocumentScenes:
         if not 0 <= index < self.n:
             raise IndexError(f"index {index} out of range for {self.n} scenes")
         return render_document_scene(np.random.default_rng(scene_seed(1000 + self.seed, int(index))), self.pool, self.types)
-
-
-def _is_dir(folder: str) -> bool:
-    from pathlib import Path
-
-    return Path(folder).is_dir()
 
 
 __all__ = ["DocumentScene", "DocumentScenes", "render_document_scene"]

@@ -9,7 +9,7 @@ The table (design decision 27, docs/design-decisions.md § Evidence fusion):
 | nudity (`a12_semi_nudity`, `a13_full_nudity`) | nudity | NudeNet's exposed-body boxes (opt-in provider) |
 | the person and every other Human-type attribute (`x1_person_body`, tattoos, age, gender, …) | person, face | they are shown on a person's body; a face is part of that body, and the segmenter misses small people whose face the face detector finds |
 | every attribute a text recogniser reports (names, birth date, phone, e-mail, username, addresses, date / time, card and ID numbers; `privobf.reading`) | reading | what the words say decides, and the words are the mask (design decision 37) |
-| documents and screens the page's lines say together (passport, ID card, licence, student card, letter or envelope, receipt, ticket, e-mail, chat, medicine label, court papers; `privobf.reading.layouts`) | reading | the whole page is the mask (design decision 46) |
+| documents and screens the page's lines say together (passport, ID card, licence, student card, letter or envelope, receipt, ticket, e-mail, chat, medicine label, court papers; `privobf.reading.layouts`) | reading, with the model's look at full weight (`decided_by_look_too`) | the whole page is the mask (design decisions 46, 51) |
 | the rest | none | the model's maps, weighted by their prior at full resolution |
 
 A provider runs when a requested attribute needs its kind as evidence, or as the prior that weights the
@@ -32,6 +32,8 @@ NUDITY_IDS = frozenset({"a12_semi_nudity", "a13_full_nudity"})
 PRIOR_KINDS = {MaskType.HUMAN: ("person", "face", "nudity"), MaskType.TEXT: ("text", "plate")}
 READING = "reading"
 DOCUMENTS = "Documents"  # the VISPR group whose attributes reading supports but does not decide alone
+# The providers' kinds each evidence kind comes from, where they differ: the recognisers read a text provider's lines.
+PROVIDED_BY = {READING: "text"}
 SCREENS = frozenset({"a97_online_conversation", "a92_email_content"})  # screens: like documents, their look counts
 
 
@@ -47,8 +49,6 @@ def decided_by_look_too(attribute_id: str) -> bool:
     """Documents and screens: a model that sees the page's look counts at full weight beside reading
     (design decisions 42 and 51), where for other text attributes reading decides (decision 37)."""
     return attribute_id in page_ids()
-# The providers' kinds each evidence kind comes from, where they differ: the recognisers read a text provider's lines.
-PROVIDED_BY = {READING: "text"}
 
 
 @lru_cache(maxsize=1)

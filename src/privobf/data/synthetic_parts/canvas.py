@@ -92,6 +92,25 @@ def rotate_sprite(sprite: Sprite, degrees: float) -> Sprite:
     return rotated.finalize()
 
 
+def tilt_sprite(sprite: Sprite, rng: np.random.Generator, strength: float) -> Sprite:
+    """The sprite seen at an angle: each corner moved inwards by up to `strength` of the side (a camera not
+    square to a page on a table). Warped like `rotate_sprite`: colour premultiplied, layers nearest."""
+    h, w = sprite.shape
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    moved = corners + np.float32(rng.uniform(0, strength, size=(4, 2))) * np.float32([[w, h]]) * np.float32(
+        [[1, 1], [-1, 1], [-1, -1], [1, -1]])
+    matrix = cv2.getPerspectiveTransform(corners, moved)
+    size = (w, h)
+    premultiplied = sprite.rgb.astype(np.float32) * sprite.alpha[..., None]
+    warped = cv2.warpPerspective(np.dstack([premultiplied, sprite.alpha]), matrix, size, flags=cv2.INTER_LINEAR)
+    alpha = np.clip(warped[..., 3], 0.0, 1.0)
+    rgb = warped[..., :3] / np.maximum(alpha, 1e-3)[..., None]
+    masks = [cv2.warpPerspective(layer.mask.view(np.uint8), matrix, size, flags=cv2.INTER_NEAREST) > 0 for layer in sprite.layers]
+    layers = [Layer(mask, layer.attribute, layer.parent, layer.solid, layer.text, layer.human, layer.limb, layer.detect)
+              for layer, mask in zip(sprite.layers, masks)]
+    return Sprite(np.clip(rgb, 0, 255).astype(np.uint8), alpha, layers, sprite.shadow).finalize()
+
+
 def _warp_masks(masks: list[np.ndarray], matrix: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
     """Warp bool masks with nearest neighbour, eight at a time packed as the bits of one uint8 image."""
     warped: list[np.ndarray] = []

@@ -454,10 +454,15 @@ def _screen(rng: np.random.Generator, width: int, portrait_device: bool, attribu
     the screen's box (x0, y0, x1, y1)."""
     w = int(width)
     h = int(round(w * (2.0 if portrait_device else rng.uniform(0.6, 0.7))))
+    bare = rng.random() < 0.3  # a screenshot shown or printed on its own: the screen without the device
     bezel = random_colour(rng, saturation=(0.0, 0.2), value=(0.05, 0.3))
-    sprite = _panel(rng, w, h, bezel, radius=(0.1 if portrait_device else 0.02) * w, texture=0.02)
+    sprite = _panel(rng, w, h, bezel, radius=0.0 if bare else (0.1 if portrait_device else 0.02) * w, texture=0.02)
     sprite.add(sprite.layers[0].mask, attribute=attribute, solid=True)
-    margin = 0.05 * w if portrait_device else 0.03 * w
+    margin = 0 if bare else 0.05 * w if portrait_device else 0.03 * w
+    if bare:
+        light = np.array((250, 250, 250)) if rng.random() < 0.8 else np.array((30, 32, 38))
+        sprite.rgb[:] = light.astype(np.uint8)
+        return sprite, (0, 0, w, h)
     screen = (int(margin), int(0.08 * h if portrait_device else margin), int(w - margin), int(0.92 * h if portrait_device else h - margin))
     light = np.array((250, 250, 250)) if rng.random() < 0.7 else np.array((30, 32, 38))
     sprite.rgb[screen[1]:screen[3], screen[0]:screen[2]] = light.astype(np.uint8)
@@ -567,6 +572,27 @@ def email_sprite(rng: np.random.Generator, width: int) -> Sprite:
     return sprite.finalize()
 
 
+def notice_sprite(rng: np.random.Generator, width: int) -> Sprite:
+    """A public notice or a flyer (none of the document types): a coloured title, paragraphs with a date, a
+    time and a contact line, an organisation's name at the foot."""
+    w = int(width)
+    h = int(round(w * rng.uniform(0.7, 1.45)))
+    sprite = _panel(rng, w, h, _pale(rng), radius=0.01 * w, texture=0.02)
+    ink, size = _ink(rng), max(4, int(0.035 * w))
+    writer = Writer(sprite.rgb)
+    title = str(words.pick(rng, ("ROAD CLOSURE", "LOST CAT", "NOTICE", "OPEN DAY", "GARAGE SALE", "MEETING",
+                                 "WATER SUPPLY", "NEW HOURS", "CONCERT", "YOGA CLASS")))
+    _heading(writer, w, 0.06 * h, title, int(size * 2.0), tuple(int(c) for c in random_colour(rng, value=(0.3, 0.7))))
+    y = 0.06 * h + 3.2 * size
+    while y < 0.8 * h:
+        writer.line(0.08 * w, y, [(words.filler_line(rng, int(rng.integers(5, 9))), None)], "serif", size, ink)
+        y += 1.4 * size * (2.0 if rng.random() < 0.2 else 1.0)
+    writer.line(0.08 * w, 0.86 * h, [("For enquiries call " + words.phone_number(rng), None)], "sans", size, ink)
+    _heading(writer, w, 0.92 * h, str(words.pick(rng, words.COMPANIES)), max(4, int(0.8 * size)), ink)
+    sprite.rgb = writer.rgb()
+    return sprite.finalize()
+
+
 def credit_card_document(rng: np.random.Generator, width: int) -> Sprite:
     """A payment card (the scenes' own, `things.credit_card_sprite`): its surface is the a30 layer."""
     from .things import credit_card_sprite
@@ -593,4 +619,4 @@ DOCUMENT_WIDTH = {ID_CARD: (0.35, 0.9), PASSPORT: (0.35, 0.85), LICENCE: (0.35, 
 DOCUMENT_IDS: tuple[str, ...] = tuple(DOCUMENT_BUILDERS)
 
 __all__ = ["DOCUMENT_BUILDERS", "DOCUMENT_IDS", "DOCUMENT_WIDTH", "barcode", "credit_card_document", "mrz_lines",
-           "portrait", "qr_code"]
+           "notice_sprite", "portrait", "qr_code"]
