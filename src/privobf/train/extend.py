@@ -327,19 +327,12 @@ def _scores(probabilities: torch.Tensor, targets: torch.Tensor, labels, new_ids)
             "top_type_right_single_document": round(right, 4), "single_document_scenes": len(single)}
 
 
-@torch.inference_mode()
 def _probabilities(model: ImageModel, images: Sequence[np.ndarray]) -> torch.Tensor:
-    """Attribute probabilities [N, K], the mean over each image and its mirror (as the scanner does)."""
-    from ..scanning import model_input_size
+    """Attribute probabilities [N, K] as the scanner computes them (the mean over each image and its mirror)."""
+    from ..scanning import Scanner
 
-    config, stride = model.config, model.branch.backbone.output_stride
-    rows = []
-    for image in images:
-        size = model_input_size(*image.shape[:2], config.image_size, stride)
-        tensor = image_to_tensor(image, size)[None]
-        output = model(torch.cat([tensor, tensor.flip(-1)]))
-        rows.append(model.branch.attribute_probabilities(output).mean(0))
-    return torch.stack(rows)
+    scanner = Scanner(model)
+    return torch.from_numpy(np.stack([scanner.predict(image)["probabilities"] for image in images]))
 
 
 if __name__ == "__main__":
