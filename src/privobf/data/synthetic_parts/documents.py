@@ -23,7 +23,6 @@ from .text import Writer
 from .things import _panel, _paper_colour, draw_signature, envelope_sprite, receipt_sprite
 
 ID_CARD = "a29_ausweis"
-CREDIT_CARD = "a30_credit_card"
 PASSPORT = "a31_passport"
 LICENCE = "a32_drivers_license"
 STUDENT_ID = "a33_student_id"
@@ -593,13 +592,6 @@ def notice_sprite(rng: np.random.Generator, width: int) -> Sprite:
     return sprite.finalize()
 
 
-def credit_card_document(rng: np.random.Generator, width: int) -> Sprite:
-    """A payment card (the scenes' own, `things.credit_card_sprite`): its surface is the a30 layer."""
-    from .things import credit_card_sprite
-
-    return credit_card_sprite(rng, width, CREDIT_CARD, None)
-
-
 # The builders by attribute, and the width of each (a fraction of the scene's shorter side) so that a
 # document's size in a photo is like a real close-up or a document among other things on a table.
 DOCUMENT_BUILDERS: dict[str, Callable[[np.random.Generator, int], Sprite]] = {
@@ -618,5 +610,5 @@ DOCUMENT_WIDTH = {ID_CARD: (0.35, 0.9), PASSPORT: (0.35, 0.85), LICENCE: (0.35, 
                   EMAIL: (0.45, 0.95)}
 DOCUMENT_IDS: tuple[str, ...] = tuple(DOCUMENT_BUILDERS)
 
-__all__ = ["DOCUMENT_BUILDERS", "DOCUMENT_IDS", "DOCUMENT_WIDTH", "barcode", "credit_card_document", "mrz_lines",
+__all__ = ["DOCUMENT_BUILDERS", "DOCUMENT_IDS", "DOCUMENT_WIDTH", "barcode", "mrz_lines",
            "notice_sprite", "portrait", "qr_code"]
