@@ -206,8 +206,8 @@ def _fixed_mmap_threshold(size: int = 1 << 20) -> None:
     """Serve every allocation of `size` bytes or more by mmap, returned to the system when freed. glibc raises
     its threshold as large blocks are freed, and the feature cache's steady stream of few-megabyte
     temporaries then fragmented its heap: a run of 6,400 scenes (about 10 GB of features) grew past 24 GB and
-    was killed for memory; with the threshold fixed at 1 MiB, 3,200 scenes ran at 6.8 GB at most. No-op off
-    glibc."""
+    was killed for memory; with the threshold fixed at 1 MiB, 3,200 scenes stayed near 7 GB (resident size
+    sampled every few minutes). No-op off glibc."""
     import ctypes
     import ctypes.util
 
