@@ -56,9 +56,15 @@ def page_types(report, attributes: tuple[str, ...]) -> list[str]:
     number read on a form makes `a30_credit_card` present, as VISPR would label it, but the form is no card)."""
     from privobf.evidence.layouts import is_layout
 
-    present = set(report.present())
+    present = set(present_types(report, attributes))
     paged = {region.attribute for region in report.regions if is_layout(region)}
     return [attribute for attribute in attributes if attribute in present and attribute in paged]
+
+
+def present_types(report, attributes: tuple[str, ...]) -> list[str]:
+    """The document and screen kinds present in the report, with a page region or not."""
+    present = set(report.present())
+    return [attribute for attribute in attributes if attribute in present]
 
 
 def _present_right(present: list[str], expected: str | None) -> bool:
@@ -75,7 +81,7 @@ def score_generated(scanner, folder: Path, attributes: tuple[str, ...]) -> dict:
         report = scanner.scan(path)
         expected = expected_type(meta)
         found = page_types(report, attributes)
-        present = [attribute for attribute in attributes if attribute in set(report.present())]
+        present = present_types(report, attributes)
         row = {"photo": path.name, "template": meta["template"], "variant": meta["variant"], "expected": expected,
                "found": found, "right": found == ([expected] if expected else []),
                "present": present, "present_right": _present_right(present, expected),
@@ -141,7 +147,7 @@ def score_receipts(scanner, root: Path, split: str, attributes: tuple[str, ...])
         stems = [stem for stem in stems if split_of("sroie", stem) == split]
     reports = [scanner.scan(root / "img" / f"{stem}.jpg") for stem in stems]
     found = [page_types(report, attributes) for report in reports]
-    present = [[a for a in attributes if a in set(report.present())] for report in reports]
+    present = [present_types(report, attributes) for report in reports]
     return {"receipts": len(stems), "split": split, "receipt_found": round(float(np.mean(["a37_receipt" in t for t in found])), 4),
             "other_types": _counts(t for types in found for t in types if t != "a37_receipt"),
             "receipt_present": round(float(np.mean(["a37_receipt" in t for t in present])), 4),
@@ -162,7 +168,7 @@ def score_scenes(scanner, root: Path, count: int, attributes: tuple[str, ...]) -
     paths = paths[:count]
     reports = [scanner.scan(path) for path in paths]
     paged = [page_types(report, attributes) for report in reports]
-    present = [[a for a in attributes if a in set(report.present())] for report in reports]
+    present = [present_types(report, attributes) for report in reports]
     return {"photos": len(paths), "photos_with_a_type": sum(bool(t) for t in paged), "false_types": _counts(t for ts in paged for t in ts),
             "photos_with_a_type_present": sum(bool(t) for t in present),
             "false_types_present": _counts(t for ts in present for t in ts)}
@@ -183,7 +189,7 @@ def score_document_scenes(scanner, count: int, data_root: Path, attributes: tupl
             continue
         (expected,) = scene.labels
         report = scanner.scan(scene.image)
-        present = [a for a in attributes if a in set(report.present())]
+        present = present_types(report, attributes)
         model = _model_probabilities(report, attributes)
         entry = by_type.setdefault(expected, {"photos": 0, "read_right": 0, "present": 0, "model": 0, "others_present": 0})
         entry["photos"] += 1
